@@ -1,0 +1,83 @@
+"""Every write to users, roles and tokens."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import (
+    TOKEN_DISPLAY_CHARS,
+    ApiToken,
+    Role,
+    User,
+    UserRole,
+    generate_raw_token,
+    hash_token,
+)
+
+
+@transaction.atomic
+def user_upsert(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    roles: list[str],
+    is_staff: bool = False,
+    password: str | None = None,
+) -> tuple[User, bool]:
+    """Create or update the user with this email; roles are replaced by ``roles``."""
+    email = email.strip().lower()
+    user = User.objects.select_for_update().filter(email=email).first()
+    created = user is None
+    if created:
+        user = User(email=email)
+        user.set_unusable_password()
+    user.first_name = first_name
+    user.last_name = last_name
+    user.is_staff = is_staff
+    if password:
+        user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user_set_roles(user=user, roles=roles)
+    return user, created
+
+
+@transaction.atomic
+def user_set_roles(*, user: User, roles: list[str]) -> None:
+    wanted = sorted({r.strip().lower() for r in roles if r.strip()})
+    role_objs = []
+    for name in wanted:
+        role, _ = Role.objects.get_or_create(name=name)
+        role_objs.append(role)
+    UserRole.objects.filter(user=user).exclude(role__in=role_objs).delete()
+    existing = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
+    UserRole.objects.bulk_create(
+        [UserRole(user=user, role=role) for role in role_objs if role.id not in existing]
+    )
+
+
+def token_create(
+    *, user: User, days: int | None = None, name: str = "", now: dt.datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Issue a token. Returns the stored row and the raw token, which is never stored."""
+    now = now or timezone.now()
+    days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
+    raw = generate_raw_token()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        digest=hash_token(raw),
+        prefix=raw[:TOKEN_DISPLAY_CHARS],
+        created_at=now,
+        expires_at=now + dt.timedelta(days=days),
+    )
+    return token, raw
+
+
+def tokens_revoke(*, user: User, now: dt.datetime | None = None) -> int:
+    """Revoke every live token of ``user``; returns how many were revoked."""
+    now = now or timezone.now()
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)

@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from care_team.choices import CareTeamRole
+from patients.models import Patient
+
+
+class CaseLoad(models.Model):
+    """A patient's care team: primary provider, oLCM and iLCM. One per patient."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="case_load")
+    provider = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="provider_case_loads",
+    )
+    olcm = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="olcm_case_loads",
+        verbose_name="oLCM",
+    )
+    ilcm = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ilcm_case_loads",
+        verbose_name="iLCM",
+    )
+    provider_assigned_at = models.DateTimeField(null=True, blank=True)
+    olcm_assigned_at = models.DateTimeField("oLCM assigned at", null=True, blank=True)
+    ilcm_assigned_at = models.DateTimeField("iLCM assigned at", null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Case load of patient {self.patient_id}"
+
+
+class LcmAssignmentHistory(models.Model):
+    """Append-only: every change of a care-team role (who, from, to, by whom, why, when)."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="lcm_assignment_history"
+    )
+    case_load = models.ForeignKey(CaseLoad, on_delete=models.CASCADE, related_name="history")
+    role = models.CharField(max_length=10, choices=CareTeamRole.choices)
+    previous_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    new_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acted_by_name = models.CharField(max_length=200)
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "LCM assignment history entry"
+        verbose_name_plural = "LCM assignment history"
+        indexes = [models.Index(fields=["patient", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=CareTeamRole.values),
+                name="care_team_history_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.previous_user_id}→{self.new_user_id}"

@@ -1,0 +1,169 @@
+"""One error envelope for the whole service: ``{"errors": ["sentence", ...]}``.
+
+DRF exceptions, Django exceptions and database failures all end here (API views through
+``api_exception_handler``; everything else through the middleware and the handlers in
+``ecm_admin.urls``). No stack trace, SQL or PHI is ever put in a body.
+"""
+
+import logging
+import sys
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger("ecm_admin.errors")
+
+INTERNAL_ERROR = "Internal server error"
+DATABASE_UNAVAILABLE = "Service temporarily unavailable: the database cannot be reached"
+DB_RETRY_AFTER_SECONDS = 5
+
+
+class UnprocessableEntity(exceptions.APIException):
+    """422 with one or more ready-made sentences."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "Validation failed"
+    default_code = "invalid"
+
+    def __init__(self, errors: str | Iterable[str]):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__(detail=self.errors)
+
+
+class NotFound(exceptions.NotFound):
+    """404 with the exact sentence the contract names ("Patient not found")."""
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is too large"
+    default_code = "too_large"
+
+
+def errors_response(errors: list[str], status_code: int, headers: dict | None = None):
+    response = JsonResponse({"errors": errors}, status=status_code)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def flatten_errors(detail, prefix: str = "") -> list[str]:
+    """Turn DRF's nested error detail into flat sentences that name the field."""
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            if key in ("non_field_errors", "__all__"):
+                out.extend(flatten_errors(value, prefix))
+            else:
+                name = f"{prefix}{key}"
+                out.extend(flatten_errors(value, f"{name}."))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for item in detail:
+            out.extend(flatten_errors(item, prefix))
+        return out
+    text = str(detail)
+    field = prefix[:-1] if prefix.endswith(".") else prefix
+    if field and not text.startswith(field):
+        return [f"{field} {text[0].lower()}{text[1:]}" if text else field]
+    return [text]
+
+
+def _is_database_down(exc: Exception) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def api_exception_handler(exc, context):
+    """DRF exception handler: every failure becomes ``{"errors": [...]}``."""
+    if isinstance(exc, Http404):
+        return Response({"errors": ["Not found"]}, status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response({"errors": ["Admin access required"]}, status=403)
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    if isinstance(exc, DjangoValidationError):
+        return Response({"errors": flatten_errors(exc.messages)}, status=422)
+
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            request = context.get("request")
+            authenticator = getattr(request, "_authenticator", None) or _first_authenticator(
+                context
+            )
+            header = authenticator.authenticate_header(request) if authenticator else None
+            headers["WWW-Authenticate"] = header or "Token"
+            status_code = 401
+        elif isinstance(exc, exceptions.ValidationError):
+            status_code = 422
+        else:
+            status_code = exc.status_code
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        if isinstance(exc, UnprocessableEntity):
+            errors = exc.errors
+        elif isinstance(exc, exceptions.ValidationError):
+            errors = ["Validation failed: " + e for e in flatten_errors(exc.detail)]
+        elif isinstance(exc, exceptions.NotAuthenticated):
+            errors = ["Authentication required"]
+        elif isinstance(exc, exceptions.ParseError):
+            errors = ["Malformed JSON in request body"]
+        elif isinstance(exc, exceptions.UnsupportedMediaType):
+            errors = [f"Unsupported media type {exc.detail!s}; send application/json"]
+        else:
+            errors = flatten_errors(exc.detail)
+        return Response(
+            {"errors": errors or ["Request failed"]}, status=status_code, headers=headers
+        )
+
+    if _is_database_down(exc):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return Response(
+            {"errors": [DATABASE_UNAVAILABLE]},
+            status=503,
+            headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error")
+    else:
+        logger.exception("unhandled error")
+    return Response({"errors": [INTERNAL_ERROR]}, status=500)
+
+
+def _first_authenticator(context):
+    view = context.get("view")
+    if view is None:
+        return None
+    authenticators = view.get_authenticators()
+    return authenticators[0] if authenticators else None
+
+
+# --- non-DRF handlers (wired in ecm_admin.urls) -----------------------------
+
+
+def handler400(request, exception=None):
+    return errors_response(["Bad request"], 400)
+
+
+def handler403(request, exception=None):
+    return errors_response(["Admin access required"], 403)
+
+
+def handler404(request, exception=None):
+    return errors_response(["Not found"], 404)
+
+
+def handler500(request):
+    exc = sys.exc_info()[1]
+    if exc is not None and _is_database_down(exc):
+        return errors_response(
+            [DATABASE_UNAVAILABLE], 503, {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
+        )
+    return errors_response([INTERNAL_ERROR], 500)

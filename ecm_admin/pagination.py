@@ -1,0 +1,80 @@
+"""The one pagination envelope: ``{"<plural>": [...], "pagination": {...}}``."""
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from ecm_admin.exceptions import UnprocessableEntity
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def _positive_int(name: str, raw: Any, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise UnprocessableEntity(f"{name} must be a positive integer")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isdigit() and raw.strip().isascii():
+        value = int(raw.strip())
+    else:
+        raise UnprocessableEntity(f"{name} must be a positive integer")
+    if value < 1:
+        raise UnprocessableEntity(f"{name} must be a positive integer")
+    return value
+
+
+# Larger than any real page number; keeps OFFSET arithmetic within a 64-bit integer.
+MAX_PAGE = 10_000_000
+
+
+def page_request(params: Mapping[str, Any]) -> PageRequest:
+    """Read ``page`` and ``per_page`` from query parameters or a JSON body."""
+    page = _positive_int("page", params.get("page"), 1)
+    per_page = _positive_int("per_page", params.get("per_page"), DEFAULT_PER_PAGE)
+    if page > MAX_PAGE:
+        raise UnprocessableEntity(f"page must be at most {MAX_PAGE}")
+    return PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
+
+
+def paginate(
+    queryset: QuerySet,
+    request: PageRequest,
+    plural: str,
+    render: Callable[[Any], dict],
+    *,
+    count: int | None = None,
+) -> dict:
+    """Slice ``queryset`` (already ordered) and render the envelope.
+
+    ``count`` may be given when the caller can count more cheaply than ``queryset.count()``.
+    """
+    total = queryset.count() if count is None else count
+    if total == 0 or request.offset >= total:
+        rows = []
+    else:
+        rows = list(queryset[request.offset : request.offset + request.per_page])
+    return {
+        plural: [render(row) for row in rows],
+        "pagination": {
+            "current_page": request.page,
+            "total_pages": math.ceil(total / request.per_page) if total else 0,
+            "total_count": total,
+            "per_page": request.per_page,
+        },
+    }

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+API_PREFIX = "v1/admin/clinic/ecm/"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path(API_PREFIX, include("patients.urls")),
+    path(API_PREFIX, include("care_team.urls")),
+]
+
+handler400 = "ecm_admin.exceptions.handler400"
+handler403 = "ecm_admin.exceptions.handler403"
+handler404 = "ecm_admin.exceptions.handler404"
+handler500 = "ecm_admin.exceptions.handler500"

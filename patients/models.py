@@ -1,0 +1,176 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from patients.choices import ActivityKind, AcuityLevel, Gender, MemberRecordStatus
+
+
+def _in_choices(field: str, choices, *, allow_blank: bool) -> Q:
+    values = list(choices.values) + ([""] if allow_blank else [])
+    return Q(**{f"{field}__in": values})
+
+
+class Patient(models.Model):
+    """A person the provider serves. ECM patients are those with eligibility information."""
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=10, choices=Gender.choices, blank=True, default="")
+    phone = models.CharField(max_length=30, blank=True, default="")
+    email = models.EmailField(max_length=254, blank=True, default="")
+    street = models.CharField(max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=2, blank=True, default="")
+    zip_code = models.CharField("zip", max_length=10, blank=True, default="")
+    services = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("gender", Gender, allow_blank=True),
+                name="patients_patient_gender_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class EcmEligibilityInformation(models.Model):
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, related_name="ecm_eligibility_information"
+    )
+    member_id = models.CharField(max_length=50, unique=True)
+    cin = models.CharField("CIN", max_length=9, blank=True, default="")
+    ecm_service_auth_id = models.CharField(max_length=50, blank=True, default="")
+    ecm_provider_name = models.CharField(max_length=200, blank=True, default="")
+    ecm_npi = models.CharField("ECM NPI", max_length=10, blank=True, default="")
+    ecm_benefit_auth_eff_date = models.DateField(null=True, blank=True)
+    ecm_benefit_auth_end_date = models.DateField(null=True, blank=True)
+    acuity_level = models.CharField(
+        max_length=10, choices=AcuityLevel.choices, blank=True, default=""
+    )
+    member_record_status = models.CharField(
+        max_length=20, choices=MemberRecordStatus.choices, default=MemberRecordStatus.NEW
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "ECM eligibility information"
+        verbose_name_plural = "ECM eligibility information"
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("acuity_level", AcuityLevel, allow_blank=True),
+                name="patients_eligibility_acuity_valid",
+            ),
+            models.CheckConstraint(
+                condition=_in_choices(
+                    "member_record_status", MemberRecordStatus, allow_blank=False
+                ),
+                name="patients_eligibility_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(ecm_benefit_auth_end_date__isnull=True)
+                | Q(ecm_benefit_auth_eff_date__isnull=True)
+                | Q(ecm_benefit_auth_end_date__gte=F("ecm_benefit_auth_eff_date")),
+                name="patients_eligibility_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(member_id=""), name="patients_eligibility_member_id_present"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.member_id
+
+
+class EcmAuthorization(models.Model):
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="ecm_authorizations"
+    )
+    auth_no = models.CharField(max_length=50, unique=True)
+    auth_type = models.CharField(max_length=20, blank=True, default="")
+    authorization_type = models.CharField(max_length=50, blank=True, default="")
+    status = models.CharField(max_length=30, blank=True, default="")
+    start_date = models.DateField(null=True, blank=True)
+    expiration_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        verbose_name = "ECM authorization"
+        indexes = [models.Index(fields=["patient", "start_date"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expiration_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(expiration_date__gte=F("start_date")),
+                name="patients_authorization_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.auth_no
+
+
+class EcmStatusHistory(models.Model):
+    """Append-only: one row per change of a member's record status."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="ecm_status_history"
+    )
+    status = models.CharField(max_length=20, choices=MemberRecordStatus.choices)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.CharField(max_length=200)
+    changed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = "ECM status history entry"
+        verbose_name_plural = "ECM status history"
+        indexes = [models.Index(fields=["patient", "changed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("status", MemberRecordStatus, allow_blank=False),
+                name="patients_statushistory_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} by {self.changed_by}"
+
+
+class Activity(models.Model):
+    """Append-only activity log of a patient (what changed, by whom, when)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=30, choices=ActivityKind.choices)
+    description = models.TextField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=200)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["patient", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.actor_name})"

@@ -1,0 +1,59 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+@pytest.fixture
+def admin(db):
+    return factories.UserFactory(
+        roles=["admin"], first_name="Ada", last_name="Admin", email="ada.admin@example.org"
+    )
+
+
+@pytest.fixture
+def admin_token(admin):
+    return factories.ApiTokenFactory(user=admin)
+
+
+@pytest.fixture
+def admin_client(admin_token):
+    """An APIClient sending a real admin token in ``X-User-Token``."""
+    client = APIClient()
+    client.credentials(HTTP_X_USER_TOKEN=admin_token.raw)
+    client.user = admin_token.user
+    return client
+
+
+@pytest.fixture
+def viewer_client(db):
+    """Authenticated, but without the admin role."""
+    user = factories.UserFactory(roles=["ecm"], first_name="Vic", last_name="Viewer")
+    token = factories.ApiTokenFactory(user=user)
+    client = APIClient()
+    client.credentials(HTTP_X_USER_TOKEN=token.raw)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine.endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgresql://...)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
