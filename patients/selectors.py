@@ -1,10 +1,51 @@
 """Every read of patient records."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from patients.models import Patient
+from patients.models import Activity, EcmAuthorization, EcmStatusHistory, Patient
+
+# The care team is rendered with every patient: provider, oLCM and iLCM names.
+CASE_LOAD_RELATED = ("case_load__provider", "case_load__olcm", "case_load__ilcm")
 
 
 def ecm_patients() -> QuerySet[Patient]:
     """Patients that are ECM patients (have eligibility information)."""
     return Patient.objects.filter(ecm_eligibility_information__isnull=False)
+
+
+def patient_list(*, filtered: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Rows for a list page: one query, whatever the page size."""
+    return filtered.select_related("ecm_eligibility_information", *CASE_LOAD_RELATED)
+
+
+def patient_detail(*, patient_id: int, for_update: bool = False) -> Patient | None:
+    """One ECM patient with everything the detail representation shows (three queries)."""
+    activities = Activity.objects.filter(patient_id=OuterRef("pk")).order_by()
+    queryset = (
+        ecm_patients()
+        .select_related("ecm_eligibility_information", *CASE_LOAD_RELATED)
+        .annotate(
+            activities_count=Coalesce(
+                Subquery(
+                    activities.values("patient_id").annotate(n=Count("id")).values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+            last_activity_at=Subquery(
+                activities.values("patient_id").annotate(at=Max("created_at")).values("at")
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "ecm_authorizations",
+                queryset=EcmAuthorization.objects.order_by("-start_date", "-id"),
+            ),
+            Prefetch(
+                "ecm_status_history",
+                queryset=EcmStatusHistory.objects.order_by("-changed_at", "-id"),
+            ),
+        )
+    )
+    return queryset.filter(pk=patient_id).first()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
+from ecm_admin.exceptions import UnprocessableEntity
 from patients.choices import SYSTEM_IMPORT, ActivityKind, MemberRecordStatus
-from patients.models import Activity, EcmStatusHistory
+from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -92,3 +95,105 @@ def status_change_record(**kwargs) -> tuple[EcmStatusHistory, Activity]:
     history.save()
     activity.save()
     return history, activity
+
+
+@transaction.atomic
+def patient_update(
+    *,
+    patient_id: int,
+    patient_fields: dict[str, Any],
+    eligibility_fields: dict[str, Any],
+    actor: User | None,
+) -> None:
+    """Apply validated changes to an ECM patient and its eligibility information.
+
+    Locks the patient row, checks the rules that need the database (unique member_id, end
+    date not before the effective date), writes only what changed, and in the same
+    transaction records a status-history entry and an activity when the member record
+    status changes, and one activity naming the other changed fields (never their values).
+    Raises ``NotFound`` for an unknown or non-ECM patient and ``UnprocessableEntity``.
+    """
+    patient = (
+        Patient.objects.select_for_update()
+        .select_related("ecm_eligibility_information")
+        .filter(pk=patient_id, ecm_eligibility_information__isnull=False)
+        .first()
+    )
+    if patient is None:
+        raise NotFound("Patient not found")
+    eligibility = patient.ecm_eligibility_information
+
+    changed_patient = _assign_changes(patient, patient_fields)
+    previous_status = eligibility.member_record_status
+    changed_eligibility = _assign_changes(eligibility, eligibility_fields)
+    _validate_patient(patient, eligibility, changed_patient, changed_eligibility)
+
+    now = timezone.now()
+    if changed_patient:
+        patient.save(update_fields=[*changed_patient, "updated_at"])
+    if changed_eligibility:
+        try:
+            with transaction.atomic():
+                eligibility.save(update_fields=[*changed_eligibility, "updated_at"])
+        except IntegrityError:
+            # A concurrent write took the member_id between our check and the save.
+            raise UnprocessableEntity(
+                "Validation failed: Member ID has already been taken"
+            ) from None
+
+    if "member_record_status" in changed_eligibility:
+        status_change_record(
+            patient_id=patient.id,
+            previous=previous_status,
+            status=eligibility.member_record_status,
+            actor=actor,
+            at=now,
+        )
+    other_fields = sorted(
+        f for f in [*changed_patient, *changed_eligibility] if f != "member_record_status"
+    )
+    if other_fields:
+        activity_record(
+            patient_id=patient.id,
+            kind=ActivityKind.PATIENT_UPDATED,
+            description=f"Patient record updated: {', '.join(other_fields)}",
+            actor=actor,
+            metadata={"fields": other_fields},
+            at=now,
+        )
+
+
+def _assign_changes(instance, values: dict[str, Any]) -> list[str]:
+    """Set the attributes that differ; return their names."""
+    changed = []
+    for attr, value in values.items():
+        if getattr(instance, attr) != value:
+            setattr(instance, attr, value)
+            changed.append(attr)
+    return changed
+
+
+def _validate_patient(patient, eligibility, changed_patient, changed_eligibility) -> None:
+    errors = []
+    today = timezone.localdate()
+    born = patient.date_of_birth
+    if "date_of_birth" in changed_patient and born and born > today:
+        errors.append("Date of birth can't be in the future")
+    eff = eligibility.ecm_benefit_auth_eff_date
+    end = eligibility.ecm_benefit_auth_end_date
+    dates_changed = {"ecm_benefit_auth_eff_date", "ecm_benefit_auth_end_date"} & set(
+        changed_eligibility
+    )
+    if dates_changed and eff and end and end < eff:
+        errors.append(
+            "ECM benefit auth end date can't be before the ECM benefit auth effective date"
+        )
+    if (
+        "member_id" in changed_eligibility
+        and EcmEligibilityInformation.objects.filter(member_id=eligibility.member_id)
+        .exclude(pk=eligibility.pk)
+        .exists()
+    ):
+        errors.append("Member ID has already been taken")
+    if errors:
+        raise UnprocessableEntity([f"Validation failed: {error}" for error in errors])

@@ -64,17 +64,15 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = ApiToken
-        exclude = ("raw",)
 
     user = factory.SubFactory(UserFactory)
-    raw = factory.LazyFunction(generate_raw_token)
-    digest = factory.LazyAttribute(lambda o: hash_token(o.raw))
-    prefix = factory.LazyAttribute(lambda o: o.raw[:12])
     expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=30))
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        raw = kwargs.pop("raw", None)
+        raw = generate_raw_token()
+        kwargs.setdefault("digest", hash_token(raw))
+        kwargs.setdefault("prefix", raw[:12])
         obj = super()._create(model_class, *args, **kwargs)
         obj.raw = raw
         return obj

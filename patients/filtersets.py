@@ -1,0 +1,149 @@
+"""One FilterSet for ``GET /patients`` query parameters and the ``POST /patients/filter`` body."""
+
+from django import forms
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Concat
+from django_filters import rest_framework as filters
+
+from ecm_admin.exceptions import UnprocessableEntity
+from ecm_admin.inputs import MAX_ID
+from patients.choices import ACUITY_RANK, AcuityLevel, MemberRecordStatus
+from patients.models import EcmAuthorization
+
+MAX_SEARCH_LENGTH = 200
+MISSING_LCM_CHOICES = [("olcm", "olcm"), ("ilcm", "ilcm"), ("any", "any")]
+
+
+class IdFilter(filters.NumberFilter):
+    """A positive integer id (not a decimal, not a float)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class PatientFilterSet(filters.FilterSet):
+    search = filters.CharFilter(method="filter_search", max_length=MAX_SEARCH_LENGTH)
+    status = filters.ChoiceFilter(
+        field_name="ecm_eligibility_information__member_record_status",
+        choices=MemberRecordStatus.choices,
+    )
+    acuity_level = filters.ChoiceFilter(
+        field_name="ecm_eligibility_information__acuity_level", choices=AcuityLevel.choices
+    )
+    provider_id = IdFilter(field_name="case_load__provider_id")
+    olcm_user_id = IdFilter(field_name="case_load__olcm_id")
+    ilcm_user_id = IdFilter(field_name="case_load__ilcm_id")
+    authorization_status = filters.CharFilter(method="filter_authorization_status", max_length=30)
+    missing_lcm = filters.ChoiceFilter(method="filter_missing_lcm", choices=MISSING_LCM_CHOICES)
+
+    # Keys accepted inside the body's "filters" object (search is a top-level key there).
+    FILTER_KEYS = (
+        "status",
+        "acuity_level",
+        "provider_id",
+        "olcm_user_id",
+        "ilcm_user_id",
+        "authorization_status",
+        "missing_lcm",
+    )
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        term = value.strip()
+        if not term:
+            return queryset
+        queryset = queryset.annotate(search_full_name=Concat("first_name", Value(" "), "last_name"))
+        return queryset.filter(
+            Q(search_full_name__icontains=term)
+            | Q(ecm_eligibility_information__member_id__icontains=term)
+            | Q(ecm_eligibility_information__cin__icontains=term)
+        )
+
+    def filter_authorization_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        term = value.strip()
+        if not term:
+            return queryset
+        return queryset.filter(
+            Exists(EcmAuthorization.objects.filter(patient_id=OuterRef("pk"), status__iexact=term))
+        )
+
+    def filter_missing_lcm(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        no_olcm = Q(case_load__isnull=True) | Q(case_load__olcm__isnull=True)
+        no_ilcm = Q(case_load__isnull=True) | Q(case_load__ilcm__isnull=True)
+        condition = {"olcm": no_olcm, "ilcm": no_ilcm, "any": no_olcm | no_ilcm}[value]
+        return queryset.filter(condition)
+
+    def filtered(self) -> QuerySet:
+        """The filtered queryset, or 422 naming every bad parameter."""
+        if not self.is_valid():
+            raise UnprocessableEntity(filter_error_sentences(self))
+        return self.qs
+
+
+def filter_error_sentences(filterset: PatientFilterSet) -> list[str]:
+    sentences = []
+    for name, errors in filterset.form.errors.as_data().items():
+        field = filterset.form.fields[name]
+        codes = {error.code for error in errors}
+        if "null_characters_not_allowed" in codes:
+            sentences.append(f"{name} must not contain NUL characters")
+        elif "max_length" in codes:
+            sentences.append(f"{name} must be at most {field.max_length} characters")
+        elif isinstance(field, forms.ChoiceField):
+            allowed = ", ".join(str(value) for value, _ in field.choices if value != "")
+            sentences.append(f"{name} must be one of: {allowed}")
+        elif isinstance(field, forms.IntegerField):
+            sentences.append(f"{name} must be a positive integer")
+        else:
+            sentences.append(f"{name} is invalid")
+    return sentences
+
+
+# --- sorting -----------------------------------------------------------------
+
+SORT_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": (),
+    "name": ("last_name", "first_name"),
+    "first_name": ("first_name",),
+    "last_name": ("last_name",),
+    "date_of_birth": ("date_of_birth",),
+    "created_at": ("created_at",),
+    "updated_at": ("updated_at",),
+    "member_id": ("ecm_eligibility_information__member_id",),
+    "acuity_level": ("acuity_rank",),
+    "member_record_status": ("ecm_eligibility_information__member_record_status",),
+    "ecm_benefit_auth_eff_date": ("ecm_eligibility_information__ecm_benefit_auth_eff_date",),
+    "ecm_benefit_auth_end_date": ("ecm_eligibility_information__ecm_benefit_auth_end_date",),
+}
+SORT_DIRECTIONS = ("ASC", "DESC")
+
+
+def order_patients(queryset: QuerySet, sort_by, sort_dir) -> QuerySet:
+    """Whitelisted ordering; ties broken by id; missing values last either way."""
+    sort_by = "id" if sort_by in (None, "") else sort_by
+    if not isinstance(sort_by, str) or sort_by not in SORT_FIELDS:
+        raise UnprocessableEntity(f"sort_by must be one of: {', '.join(SORT_FIELDS)}")
+    direction = "ASC" if sort_dir in (None, "") else sort_dir
+    if not isinstance(direction, str) or direction.upper() not in SORT_DIRECTIONS:
+        raise UnprocessableEntity("sort_dir must be one of: ASC, DESC")
+    descending = direction.upper() == "DESC"
+    if sort_by == "acuity_level":
+        queryset = queryset.annotate(
+            acuity_rank=Case(
+                *[
+                    When(ecm_eligibility_information__acuity_level=level, then=Value(rank))
+                    for level, rank in ACUITY_RANK.items()
+                ],
+                default=Value(None),
+                output_field=IntegerField(),
+            )
+        )
+    ordering = [
+        F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+        for name in SORT_FIELDS[sort_by]
+    ]
+    ordering.append(F("id").desc() if descending else F("id").asc())
+    return queryset.order_by(*ordering)

@@ -1,0 +1,303 @@
+"""Patient representations (output) exactly as the ECM Patients API shows them.
+
+Renderers read only preloaded data (see ``patients.selectors``); they never query.
+Blank optional values are rendered as ``null``.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ecm_admin.exceptions import UnprocessableEntity
+from ecm_admin.formats import iso_date, iso_timestamp
+from patients.choices import AcuityLevel, Gender, MemberRecordStatus
+from patients.models import EcmEligibilityInformation, Patient
+from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value or None
+
+
+def _user_name(user) -> str | None:
+    return user.name if user is not None else None
+
+
+def _case_load_or_none(patient: Patient):
+    # The reverse one-to-one raises when absent; select_related caches the miss as None.
+    try:
+        return patient.case_load
+    except Patient.case_load.RelatedObjectDoesNotExist:
+        return None
+
+
+def eligibility_summary(info: EcmEligibilityInformation) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "member_id": info.member_id,
+        "cin": _blank_to_none(info.cin),
+        "ecm_service_auth_id": _blank_to_none(info.ecm_service_auth_id),
+        "ecm_provider_name": _blank_to_none(info.ecm_provider_name),
+        "ecm_benefit_auth_eff_date": iso_date(info.ecm_benefit_auth_eff_date),
+        "ecm_benefit_auth_end_date": iso_date(info.ecm_benefit_auth_end_date),
+        "acuity_level": _blank_to_none(info.acuity_level),
+        "member_record_status": info.member_record_status,
+    }
+
+
+def eligibility_detail(info: EcmEligibilityInformation) -> dict[str, Any]:
+    return {
+        **eligibility_summary(info),
+        "ecm_npi": _blank_to_none(info.ecm_npi),
+        "created_at": iso_timestamp(info.created_at),
+        "updated_at": iso_timestamp(info.updated_at),
+    }
+
+
+def case_load_summary(patient: Patient) -> dict[str, Any] | None:
+    case_load = _case_load_or_none(patient)
+    if case_load is None:
+        return None
+    return {
+        "provider_id": case_load.provider_id,
+        "provider_name": _user_name(case_load.provider),
+        "olcm_user_id": case_load.olcm_id,
+        "olcm_name": _user_name(case_load.olcm),
+        "ilcm_user_id": case_load.ilcm_id,
+        "ilcm_name": _user_name(case_load.ilcm),
+    }
+
+
+def patient_list_item(patient: Patient) -> dict[str, Any]:
+    return {
+        "id": patient.id,
+        "name": patient.name,
+        "date_of_birth": iso_date(patient.date_of_birth),
+        "ecm_eligibility_information": eligibility_summary(patient.ecm_eligibility_information),
+        "case_load": case_load_summary(patient),
+    }
+
+
+def patient_detail(patient: Patient) -> dict[str, Any]:
+    case_load = case_load_summary(patient)
+    if case_load is not None:
+        case_load = {"id": patient.case_load.id, **case_load}
+    return {
+        "id": patient.id,
+        "name": patient.name,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "date_of_birth": iso_date(patient.date_of_birth),
+        "gender": _blank_to_none(patient.gender),
+        "address": {
+            "street": _blank_to_none(patient.street),
+            "city": _blank_to_none(patient.city),
+            "state": _blank_to_none(patient.state),
+            "zip": _blank_to_none(patient.zip_code),
+        },
+        "phone": _blank_to_none(patient.phone),
+        "email": _blank_to_none(patient.email),
+        "services": list(patient.services or []),
+        "ecm_eligibility_information": eligibility_detail(patient.ecm_eligibility_information),
+        "case_load": case_load,
+        "ecm_authorizations": [
+            {
+                "id": auth.id,
+                "auth_no": auth.auth_no,
+                "auth_type": _blank_to_none(auth.auth_type),
+                "authorization_type": _blank_to_none(auth.authorization_type),
+                "status": _blank_to_none(auth.status),
+                "start_date": iso_date(auth.start_date),
+                "expiration_date": iso_date(auth.expiration_date),
+            }
+            for auth in patient.ecm_authorizations.all()
+        ],
+        "ecm_status_history": [
+            {
+                "id": entry.id,
+                "status": entry.status,
+                "changed_at": iso_timestamp(entry.changed_at),
+                "changed_by": entry.changed_by,
+            }
+            for entry in patient.ecm_status_history.all()
+        ],
+        "activities_count": patient.activities_count,
+        "last_activity_at": iso_timestamp(patient.last_activity_at),
+    }
+
+
+# --- input: the body of PUT/PATCH /patients/{id} --------------------------------
+
+PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,30}$")
+ZIP_RE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
+STATE_RE = re.compile(r"^[A-Za-z]{2}$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One writable key: its label in sentences, model attribute and how to clean it."""
+
+    label: str
+    attr: str
+    kind: str = "text"  # text | date | choice | email | cin | npi | phone | zip | state
+    max_length: int = 0
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+PATIENT_FIELDS = {
+    "first_name": Field("First name", "first_name", max_length=100, required=True),
+    "last_name": Field("Last name", "last_name", max_length=100, required=True),
+    "date_of_birth": Field("Date of birth", "date_of_birth", kind="date"),
+    "gender": Field("Gender", "gender", kind="choice", choices=tuple(Gender.values)),
+    "phone": Field("Phone", "phone", kind="phone", max_length=30),
+    "email": Field("Email", "email", kind="email", max_length=254),
+}
+ADDRESS_FIELDS = {
+    "street": Field("Street", "street", max_length=200),
+    "city": Field("City", "city", max_length=100),
+    "state": Field("State", "state", kind="state", max_length=2),
+    "zip": Field("Zip", "zip_code", kind="zip", max_length=10),
+}
+ELIGIBILITY_FIELDS = {
+    "member_id": Field("Member ID", "member_id", max_length=50, required=True),
+    "cin": Field("CIN", "cin", kind="cin", max_length=9),
+    "ecm_service_auth_id": Field("ECM service auth ID", "ecm_service_auth_id", max_length=50),
+    "ecm_provider_name": Field("ECM provider name", "ecm_provider_name", max_length=200),
+    "ecm_npi": Field("ECM NPI", "ecm_npi", kind="npi", max_length=10),
+    "ecm_benefit_auth_eff_date": Field(
+        "ECM benefit auth effective date", "ecm_benefit_auth_eff_date", kind="date"
+    ),
+    "ecm_benefit_auth_end_date": Field(
+        "ECM benefit auth end date", "ecm_benefit_auth_end_date", kind="date"
+    ),
+    "acuity_level": Field(
+        "Acuity level", "acuity_level", kind="choice", choices=tuple(AcuityLevel.values)
+    ),
+    "member_record_status": Field(
+        "Member record status",
+        "member_record_status",
+        kind="choice",
+        required=True,
+        choices=tuple(MemberRecordStatus.values),
+    ),
+}
+# Keys of the detail representation that are read-only: accepted and ignored, so a client
+# can send back what it read.
+PATIENT_READ_ONLY = frozenset(
+    {
+        "id",
+        "name",
+        "services",
+        "case_load",
+        "ecm_authorizations",
+        "ecm_status_history",
+        "activities_count",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
+    }
+)
+ELIGIBILITY_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
+
+
+@dataclass
+class PatientChanges:
+    """Cleaned values to write, keyed by model attribute."""
+
+    patient: dict[str, Any]
+    eligibility: dict[str, Any]
+
+
+def _clean(field: Field, value: Any) -> tuple[Any, str | None]:
+    """Return (cleaned value, None) or (None, error sentence without the prefix)."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        if field.required:
+            return None, f"{field.label} can't be blank"
+        return (None if field.kind == "date" else ""), None
+    if not isinstance(value, str):
+        return None, f"{field.label} must be a string"
+    if "\x00" in value:
+        return None, f"{field.label} must not contain NUL characters"
+    value = value.strip()
+    if field.max_length and len(value) > field.max_length:
+        return None, f"{field.label} is too long (maximum is {field.max_length} characters)"
+    if field.kind == "date":
+        try:
+            return parse_date(value), None
+        except ValueError:
+            return None, f"{field.label} must be a valid date (YYYY-MM-DD)"
+    checks = {
+        "choice": (lambda v: v in field.choices, f"must be one of: {', '.join(field.choices)}"),
+        "email": (email_is_valid, "is not a valid email address"),
+        "cin": (cin_is_valid, "must be 9 letters or digits"),
+        "npi": (npi_is_valid, "is not a valid NPI (10 digits with a valid check digit)"),
+        "phone": (PHONE_RE.match, "is not a valid phone number"),
+        "zip": (ZIP_RE.match, "must be a 5-digit ZIP code (or ZIP+4)"),
+        "state": (STATE_RE.match, "must be a 2-letter state code"),
+    }
+    if field.kind in checks:
+        is_valid, message = checks[field.kind]
+        if not is_valid(value):
+            return None, f"{field.label} {message}"
+    if field.kind in ("state", "cin"):
+        value = value.upper()
+    return value, None
+
+
+def _clean_object(
+    data: Any, fields: dict[str, Field], read_only: frozenset, where: str, errors: list[str]
+) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        errors.append(f"{where} must be an object")
+        return {}
+    unknown = sorted(str(key) for key in data if key not in fields and key not in read_only)
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        errors.append(f"Unknown key{plural} in {where}: {', '.join(unknown)}")
+    cleaned = {}
+    for key, field in fields.items():
+        if key in data:
+            value, error = _clean(field, data[key])
+            if error:
+                errors.append(error)
+            else:
+                cleaned[field.attr] = value
+    return cleaned
+
+
+def parse_patient_update(body: Any) -> PatientChanges:
+    """Validate ``{"patient": {...}}``; 422 with one sentence per problem."""
+    if not isinstance(body, dict):
+        raise UnprocessableEntity("Validation failed: request body must be a JSON object")
+    if "patient" not in body:
+        raise UnprocessableEntity("Validation failed: patient is required")
+    unknown_top = sorted(str(key) for key in body if key != "patient")
+    errors: list[str] = []
+    if unknown_top:
+        errors.append(f"Unknown key{'s' if len(unknown_top) > 1 else ''}: {', '.join(unknown_top)}")
+    data = body["patient"]
+    patient = _clean_object(
+        data,
+        PATIENT_FIELDS,
+        PATIENT_READ_ONLY | {"address", "ecm_eligibility_information"},
+        "patient",
+        errors,
+    )
+    eligibility: dict[str, Any] = {}
+    if isinstance(data, dict):
+        if "address" in data:
+            patient.update(
+                _clean_object(data["address"], ADDRESS_FIELDS, frozenset(), "address", errors)
+            )
+        if "ecm_eligibility_information" in data:
+            eligibility = _clean_object(
+                data["ecm_eligibility_information"],
+                ELIGIBILITY_FIELDS,
+                ELIGIBILITY_READ_ONLY,
+                "ecm_eligibility_information",
+                errors,
+            )
+    if errors:
+        raise UnprocessableEntity([f"Validation failed: {error}" for error in errors])
+    return PatientChanges(patient=patient, eligibility=eligibility)
