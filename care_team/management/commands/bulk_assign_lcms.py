@@ -1,0 +1,249 @@
+"""``manage.py bulk_assign_lcms FILE.csv``: assign Lead Care Managers from a CSV file.
+
+Columns: ``patient_id`` or ``member_id``; ``olcm_user_id`` or ``olcm_email``; ``ilcm_user_id``
+or ``ilcm_email``; optional ``provider_id``. Rows go through the bulk-assignment service in
+chunks of 1,000 (each chunk set-based, in its own transaction) with the bulk endpoint's rules.
+"""
+
+import csv
+from collections.abc import Callable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from care_team import selectors
+from care_team.services import (
+    MAX_BULK_ITEMS,
+    MAX_REASON_LENGTH,
+    PATIENT_NOT_FOUND,
+    Assignment,
+    InvalidItem,
+    bulk_assign_care_team,
+)
+from ecm_admin.exceptions import UnprocessableEntity
+from ecm_admin.inputs import parse_id
+from ecm_admin.progress import Progress
+
+COMMAND_ACTOR_NAME = "Bulk Assign Command"
+PATIENT_COLUMNS = ("patient_id", "member_id")
+LCM_COLUMNS = (("olcm_user_id", "olcm_email"), ("ilcm_user_id", "ilcm_email"))
+LCM_COLUMN_NAMES = {column for pair in LCM_COLUMNS for column in pair}
+KNOWN_COLUMNS = {*PATIENT_COLUMNS, *LCM_COLUMN_NAMES, "provider_id"}
+RESULT_COLUMNS = ["line", "patient_id", "member_id", "status", "errors"]
+MAX_REPORTED_FAILURES = 100
+
+
+class Row:
+    """One data row of the file: its line number and its non-empty cells."""
+
+    def __init__(self, line: int, cells: dict[str | None, Any]):
+        self.line = line
+        self.extra_cells = bool(cells.get(None))
+        self.cells = {key: (value or "").strip() for key, value in cells.items() if key}
+
+    def get(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+
+class Command(BaseCommand):
+    help = "Assign oLCMs/iLCMs (and providers) to ECM patients from a CSV file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV file with a header row")
+        parser.add_argument("--reason", default="", help="Reason kept on history and activity")
+        parser.add_argument("--results", help="Write one result per row to this CSV file")
+        parser.add_argument("--dry-run", action="store_true", help="Check only; write nothing")
+        parser.add_argument("--actor-email", help="Record changes as made by this user")
+
+    def handle(self, *args, **options):
+        path = Path(options["file"])
+        reason = options["reason"]
+        dry_run = options["dry_run"]
+        if len(reason) > MAX_REASON_LENGTH:
+            raise CommandError(f"--reason must be at most {MAX_REASON_LENGTH} characters")
+        actor = self._actor(options["actor_email"])
+        total = self._count_rows(path)
+
+        processed = failed = 0
+        failures: list[str] = []  # the first few, printed after the progress bar
+        results_file = self._open_results(options["results"])
+        try:
+            writer = csv.writer(results_file) if results_file else None
+            if writer:
+                writer.writerow(RESULT_COLUMNS)
+            with Progress(total, label="Assigning") as bar:
+                for rows in self._chunks(path):
+                    result = bulk_assign_care_team(
+                        assignments=self._items(rows, reason),
+                        actor=actor,
+                        default_actor_name=COMMAND_ACTOR_NAME,
+                        dry_run=dry_run,
+                    )
+                    for row, errors in zip(rows, result.errors, strict=True):
+                        if writer:
+                            writer.writerow(
+                                [
+                                    row.line,
+                                    row.get("patient_id"),
+                                    row.get("member_id"),
+                                    "failed" if errors else "success",
+                                    "; ".join(errors),
+                                ]
+                            )
+                        if errors and len(failures) < MAX_REPORTED_FAILURES:
+                            failures.append(f"line {row.line}: {'; '.join(errors)}")
+                    processed += len(rows)
+                    failed += result.failed_count
+                    bar.advance(len(rows))
+        finally:
+            if results_file:
+                results_file.close()
+
+        for failure in failures:
+            self.stderr.write(failure)
+        if failed > len(failures):
+            self.stderr.write(f"... and {failed - len(failures)} more failed rows (see --results)")
+        summary = f"Processed {processed} rows: {processed - failed} assigned, {failed} failed"
+        if dry_run:
+            summary += " (dry run: nothing written)"
+        self.stdout.write(summary)
+        if failed:
+            raise CommandError(f"{failed} of {processed} rows failed")
+
+    # --- input -------------------------------------------------------------------
+
+    def _actor(self, email: str | None) -> User | None:
+        if not email:
+            return None
+        actor = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+        if actor is None:
+            raise CommandError(f"--actor-email {email}: no active user with that email")
+        return actor
+
+    def _reader(self, handle) -> csv.DictReader:
+        reader = csv.DictReader(handle)
+        header = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
+        if not header:
+            raise CommandError(f"{handle.name} is empty; a header row is required")
+        unknown = sorted(set(header) - KNOWN_COLUMNS)
+        if unknown:
+            names = ", ".join(name or "(blank)" for name in unknown)
+            raise CommandError(f"Unknown columns: {names}")
+        if len(set(header)) != len(header):
+            raise CommandError("The header row repeats a column")
+        if not set(header) & set(PATIENT_COLUMNS):
+            raise CommandError("The header needs a patient_id or member_id column")
+        if not set(header) & LCM_COLUMN_NAMES:
+            raise CommandError(
+                "The header needs at least one of: " + ", ".join(sorted(LCM_COLUMN_NAMES))
+            )
+        reader.fieldnames = header
+        return reader
+
+    def _open(self, path: Path):
+        try:
+            return path.open(newline="", encoding="utf-8-sig")
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+
+    def _count_rows(self, path: Path) -> int:
+        with self._open(path) as handle:
+            try:
+                return sum(1 for _ in self._reader(handle))
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise CommandError(f"Cannot read {path}: {exc}") from exc
+
+    def _chunks(self, path: Path) -> Iterator[list[Row]]:
+        with self._open(path) as handle:
+            reader = self._reader(handle)
+            rows = self._rows(reader)
+            while chunk := list(islice(rows, MAX_BULK_ITEMS)):
+                yield chunk
+
+    def _rows(self, reader: csv.DictReader) -> Iterator[Row]:
+        try:
+            for cells in reader:
+                yield Row(reader.line_num, cells)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise CommandError(f"Cannot read line {reader.line_num + 1}: {exc}") from exc
+
+    def _open_results(self, path: str | None):
+        if not path:
+            return None
+        try:
+            return Path(path).open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+
+    def _items(self, rows: list[Row], reason: str) -> list[Assignment | InvalidItem]:
+        """Rows as service items; member ids and emails resolved in one query each."""
+        patients = selectors.ecm_patient_ids_by_member_id(
+            row.get("member_id") for row in rows if row.get("member_id")
+        )
+        emails = {row.get(column) for row in rows for _, column in LCM_COLUMNS}
+        lcms = selectors.active_lcm_ids_by_email(email for email in emails if email)
+        return [self._item(row, reason, patients, lcms) for row in rows]
+
+    def _item(
+        self, row: Row, reason: str, patients: dict[str, int], lcms: dict[str, int]
+    ) -> Assignment | InvalidItem:
+        errors: list[str] = []
+        if row.extra_cells:
+            errors.append("The line has more cells than the header")
+        patient_id = self._reference(
+            row, "patient_id", "member_id", patients, PATIENT_NOT_FOUND, errors, required=True
+        )
+        user_ids = {
+            id_column: self._reference(
+                row,
+                id_column,
+                email_column,
+                lcms,
+                email_column + " {} is not an active Lead Care Manager",
+                errors,
+                normalize=str.lower,
+            )
+            for id_column, email_column in LCM_COLUMNS
+        }
+        provider_id = self._int(row, "provider_id", errors)
+        if errors:
+            return InvalidItem(tuple(errors))
+        return Assignment(patient_id=patient_id, provider_id=provider_id, reason=reason, **user_ids)
+
+    def _reference(
+        self,
+        row: Row,
+        id_column: str,
+        key_column: str,
+        lookup: dict[str, int],
+        missing: str,
+        errors: list[str],
+        *,
+        required: bool = False,
+        normalize: Callable[[str], str] = str.strip,
+    ) -> int | None:
+        """The id in ``id_column``, or the id ``lookup`` gives for ``key_column``'s value."""
+        key = row.get(key_column)
+        if key and row.get(id_column):
+            errors.append(f"Give {id_column} or {key_column}, not both")
+            return None
+        if key:
+            found = lookup.get(normalize(key))
+            if found is None:
+                errors.append(missing.format(key))
+            return found
+        if required and not row.get(id_column):
+            errors.append(f"{id_column} or {key_column} is required")
+            return None
+        return self._int(row, id_column, errors)
+
+    @staticmethod
+    def _int(row: Row, column: str, errors: list[str]) -> int | None:
+        try:
+            return parse_id(column, row.get(column), required=False)
+        except UnprocessableEntity as exc:
+            errors.extend(exc.errors)
+            return None

@@ -1,0 +1,386 @@
+"""Every change to a patient's care team (primary provider, oLCM, iLCM).
+
+One core does the work for a single assignment, a removal, the bulk route, the CSV command
+and the Django admin, so every change records the same history entry and activity:
+
+1. lock the affected ECM patients (one ``SELECT ... FOR UPDATE``, ordered by id so that
+   concurrent writers cannot deadlock), then read their case loads and every referenced user
+   with its roles (one query each);
+2. check and apply each item in memory, in input order;
+3. write with bulk statements: new case loads, changed case loads, history, activities.
+
+The number of queries does not depend on the number of items (on SQLite, Django splits bulk
+statements into batches of 999 parameters, so very large writes take a few more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from rest_framework.exceptions import APIException
+
+from accounts.choices import RoleName
+from accounts.models import User, UserRole
+from care_team.choices import CareTeamRole, LcmRole
+from care_team.models import CaseLoad, LcmAssignmentHistory
+from ecm_admin.exceptions import NotFound, UnprocessableEntity
+from patients.choices import ActivityKind
+from patients.models import Activity, Patient
+from patients.selectors import ecm_patients
+from patients.services import activity_build, actor_name
+
+MAX_REASON_LENGTH = 1000
+MAX_BULK_ITEMS = 1000
+DEFAULT_ACTOR_NAME = "System"
+
+PATIENT_NOT_FOUND = "Patient not found"
+LCM_REQUIRED = "At least one of olcm_user_id or ilcm_user_id must be provided"
+ROLE_INVALID = "role must be one of: olcm, ilcm"
+REASON_TOO_LONG = f"reason must be at most {MAX_REASON_LENGTH} characters"
+NOT_APPLIED = "Not applied: the request is atomic and another item failed"
+
+_CASE_LOAD_FIELDS = [
+    "provider",
+    "olcm",
+    "ilcm",
+    "provider_assigned_at",
+    "olcm_assigned_at",
+    "ilcm_assigned_at",
+    "updated_at",
+]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One requested care-team change; a role given as ``None`` is left as it is."""
+
+    patient_id: int
+    olcm_user_id: int | None = None
+    ilcm_user_id: int | None = None
+    provider_id: int | None = None
+    reason: str = ""
+
+    def roles(self) -> list[tuple[str, int]]:
+        """``(role, user id)`` for every role this item sets, in the order they are applied."""
+        wanted = [
+            (CareTeamRole.OLCM, self.olcm_user_id),
+            (CareTeamRole.ILCM, self.ilcm_user_id),
+            (CareTeamRole.PROVIDER, self.provider_id),
+        ]
+        return [(str(role), user_id) for role, user_id in wanted if user_id is not None]
+
+
+@dataclass(frozen=True)
+class InvalidItem:
+    """An item its caller could not read (wrong types, unknown keys): it fails with these."""
+
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """Per-item errors in input order (an empty list means success)."""
+
+    errors: list[list[str]]
+    invalid_count: int
+    written: bool
+
+    @property
+    def successful_count(self) -> int:
+        return sum(1 for errors in self.errors if not errors)
+
+    @property
+    def failed_count(self) -> int:
+        return len(self.errors) - self.successful_count
+
+
+def _error_sentences(exc: APIException) -> list[str]:
+    if isinstance(exc, UnprocessableEntity):
+        return exc.errors
+    return [str(exc.detail)]
+
+
+class _Batch:
+    """The rows one operation reads (locked) and the changes it makes to them in memory."""
+
+    def __init__(
+        self,
+        *,
+        patient_ids: Iterable[int],
+        user_ids: Iterable[int],
+        actor: User | None,
+        default_actor_name: str,
+    ):
+        self.now = timezone.now()
+        self.actor = actor
+        self.default_actor_name = default_actor_name
+        self.acted_by_name = actor_name(actor, default_actor_name)
+        self.patients = _lock_ecm_patients(set(patient_ids))
+        self.case_loads = _case_loads_by_patient(self.patients)
+        self.users = _users_with_roles(set(user_ids))
+        self.created: list[CaseLoad] = []
+        self.changed: dict[int, CaseLoad] = {}
+        self.history: list[LcmAssignmentHistory] = []
+        self.activities: list[Activity] = []
+
+    def check(self, item: Assignment) -> APIException | None:
+        """The first failing rule, in the contract's order, or ``None``."""
+        if item.patient_id not in self.patients:
+            return NotFound(PATIENT_NOT_FOUND)
+        if item.olcm_user_id is None and item.ilcm_user_id is None:
+            return UnprocessableEntity(LCM_REQUIRED)
+        errors = []
+        for role, user_id in item.roles():
+            user = self.users.get(user_id)
+            if role == CareTeamRole.PROVIDER:
+                if not (user and user.is_active and user.is_provider):
+                    errors.append(f"provider_id {user_id} is not an active provider")
+            elif not (user and user.is_active and user.is_lcm):
+                errors.append(f"{role}_user_id {user_id} is not an active Lead Care Manager")
+        if len(item.reason) > MAX_REASON_LENGTH:
+            errors.append(REASON_TOO_LONG)
+        return UnprocessableEntity(errors) if errors else None
+
+    def apply(self, item: Assignment) -> CaseLoad:
+        case_load = self.case_loads.get(item.patient_id)
+        if case_load is None:
+            case_load = CaseLoad(
+                patient=self.patients[item.patient_id], created_at=self.now, updated_at=self.now
+            )
+            self.case_loads[item.patient_id] = case_load
+            self.created.append(case_load)
+        for role, user_id in item.roles():
+            self.set_role(case_load, role, self.users[user_id], item.reason)
+        return case_load
+
+    def set_role(self, case_load: CaseLoad, role: str, user: User | None, reason: str) -> None:
+        """Point ``role`` at ``user`` (``None`` removes it); the same user changes nothing."""
+        previous = getattr(case_load, role)
+        if getattr(previous, "pk", None) == getattr(user, "pk", None):
+            return
+        self.history.append(
+            LcmAssignmentHistory(
+                patient_id=case_load.patient_id,
+                case_load=case_load,
+                role=role,
+                previous_user=previous,
+                new_user=user,
+                acted_by=self.actor,
+                acted_by_name=self.acted_by_name,
+                reason=reason,
+                created_at=self.now,
+            )
+        )
+        self.activities.append(self._activity(case_load, role, previous, user, reason))
+        setattr(case_load, role, user)
+        setattr(case_load, f"{role}_assigned_at", self.now if user else None)
+        case_load.updated_at = self.now
+        if case_load.pk is not None:
+            self.changed[case_load.pk] = case_load
+
+    def _activity(
+        self, case_load: CaseLoad, role: str, previous: User | None, user: User | None, reason
+    ) -> Activity:
+        label = CareTeamRole(role).label
+        if user is None:
+            kind = ActivityKind.LCM_REMOVED
+            description = f"{label} removed: {_display(previous)}"
+        else:
+            kind = (
+                ActivityKind.PROVIDER_ASSIGNED
+                if role == CareTeamRole.PROVIDER
+                else ActivityKind.LCM_ASSIGNED
+            )
+            description = f"{label} assigned: {_display(user)}"
+            if previous is not None:
+                description += f" (previously {_display(previous)})"
+        if reason:
+            description += f". Reason: {reason}"
+        return activity_build(
+            patient_id=case_load.patient_id,
+            kind=kind,
+            description=description,
+            actor=self.actor,
+            default_actor_name=self.default_actor_name,
+            metadata={
+                "role": role,
+                "previous_user_id": getattr(previous, "pk", None),
+                "new_user_id": getattr(user, "pk", None),
+                "reason": reason,
+            },
+            at=self.now,
+        )
+
+    def save(self) -> None:
+        if self.created:
+            CaseLoad.objects.bulk_create(self.created)
+        if self.changed:
+            CaseLoad.objects.bulk_update(list(self.changed.values()), _CASE_LOAD_FIELDS)
+        if self.history:
+            LcmAssignmentHistory.objects.bulk_create(self.history)
+        if self.activities:
+            Activity.objects.bulk_create(self.activities)
+
+
+def _display(user: User | None) -> str:
+    return (user.name or user.email) if user is not None else "nobody"
+
+
+def _lock_ecm_patients(patient_ids: set[int]) -> dict[int, Patient]:
+    """Lock the ECM patients among ``patient_ids``; every care-team writer takes these locks.
+
+    The case loads are read by a later statement, so a writer that waited for a lock sees what
+    the previous one committed (in READ COMMITTED each statement takes a fresh snapshot).
+    """
+    if not patient_ids:
+        return {}
+    rows = (
+        ecm_patients()
+        .filter(pk__in=patient_ids)
+        .only("id", "first_name", "last_name")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+    return {patient.pk: patient for patient in rows}
+
+
+def _case_loads_by_patient(patients: dict[int, Patient]) -> dict[int, CaseLoad]:
+    if not patients:
+        return {}
+    rows = CaseLoad.objects.filter(patient_id__in=patients).select_related(
+        "provider", "olcm", "ilcm"
+    )
+    case_loads = {}
+    for case_load in rows:
+        case_load.patient = patients[case_load.patient_id]
+        case_loads[case_load.patient_id] = case_load
+    return case_loads
+
+
+def _users_with_roles(user_ids: set[int]) -> dict[int, User]:
+    if not user_ids:
+        return {}
+
+    def holds(role: str) -> Exists:
+        return Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role))
+
+    rows = (
+        User.objects.filter(pk__in=user_ids)
+        .only("id", "email", "first_name", "last_name", "is_active")
+        .annotate(is_lcm=holds(RoleName.ECM), is_provider=holds(RoleName.PROVIDER))
+    )
+    return {user.pk: user for user in rows}
+
+
+def _user_ids(items: Iterable[Assignment]) -> set[int]:
+    return {user_id for item in items for _, user_id in item.roles()}
+
+
+@transaction.atomic
+def assign_care_team(
+    *,
+    patient_id: int,
+    olcm_user_id: int | None = None,
+    ilcm_user_id: int | None = None,
+    provider_id: int | None = None,
+    actor: User | None,
+    reason: str = "",
+) -> CaseLoad:
+    """Assign the oLCM and/or iLCM (and optionally the primary provider) of an ECM patient.
+
+    Creates the case load when the patient has none. Each role that actually changes records
+    one history entry and one activity and resets that role's ``*_assigned_at``.
+    Raises ``NotFound`` ("Patient not found") or ``UnprocessableEntity`` with the contract's
+    sentences; nothing is written then. Returns the case load with patient and users loaded.
+    """
+    item = Assignment(
+        patient_id=patient_id,
+        olcm_user_id=olcm_user_id,
+        ilcm_user_id=ilcm_user_id,
+        provider_id=provider_id,
+        reason=reason,
+    )
+    batch = _Batch(
+        patient_ids=[patient_id],
+        user_ids=_user_ids([item]),
+        actor=actor,
+        default_actor_name=DEFAULT_ACTOR_NAME,
+    )
+    problem = batch.check(item)
+    if problem is not None:
+        raise problem
+    case_load = batch.apply(item)
+    batch.save()
+    return case_load
+
+
+@transaction.atomic
+def remove_lcm(*, patient_id: int, role: str, actor: User | None, reason: str = "") -> CaseLoad:
+    """Unassign the patient's oLCM or iLCM (``role`` is ``"olcm"`` or ``"ilcm"``).
+
+    Raises 422 for a bad role or reason, 404 "Patient not found", or 404
+    "Patient has no oLCM assigned" (iLCM) when that role is empty.
+    """
+    if role not in LcmRole.values:
+        raise UnprocessableEntity(ROLE_INVALID)
+    if len(reason) > MAX_REASON_LENGTH:
+        raise UnprocessableEntity(REASON_TOO_LONG)
+    batch = _Batch(
+        patient_ids=[patient_id], user_ids=[], actor=actor, default_actor_name=DEFAULT_ACTOR_NAME
+    )
+    if patient_id not in batch.patients:
+        raise NotFound(PATIENT_NOT_FOUND)
+    case_load = batch.case_loads.get(patient_id)
+    if case_load is None or getattr(case_load, f"{role}_id") is None:
+        raise NotFound(f"Patient has no {LcmRole(role).label} assigned")
+    batch.set_role(case_load, role, None, reason)
+    batch.save()
+    return case_load
+
+
+@transaction.atomic
+def bulk_assign_care_team(
+    *,
+    assignments: Sequence[Assignment | InvalidItem],
+    actor: User | None,
+    default_actor_name: str = DEFAULT_ACTOR_NAME,
+    atomic: bool = False,
+    dry_run: bool = False,
+) -> BulkResult:
+    """Apply up to ``MAX_BULK_ITEMS`` assignments in order, each by the single-assign rules.
+
+    Items succeed or fail on their own (a failed item changes nothing); the same patient
+    twice: the later item wins and both changes are recorded in order. ``atomic``: any failure
+    writes nothing and every other item reports ``NOT_APPLIED``. ``dry_run``: check only.
+    """
+    if len(assignments) > MAX_BULK_ITEMS:
+        raise UnprocessableEntity(f"assignments must have at most {MAX_BULK_ITEMS} items")
+    valid = [item for item in assignments if isinstance(item, Assignment)]
+    batch = _Batch(
+        patient_ids=[item.patient_id for item in valid],
+        user_ids=_user_ids(valid),
+        actor=actor,
+        default_actor_name=default_actor_name,
+    )
+    errors: list[list[str]] = []
+    for item in assignments:
+        if isinstance(item, InvalidItem):
+            errors.append(list(item.errors))
+            continue
+        problem = batch.check(item)
+        if problem is not None:
+            errors.append(_error_sentences(problem))
+            continue
+        batch.apply(item)
+        errors.append([])
+    invalid_count = sum(1 for item_errors in errors if item_errors)
+    if atomic and invalid_count:
+        errors = [item_errors or [NOT_APPLIED] for item_errors in errors]
+        return BulkResult(errors=errors, invalid_count=invalid_count, written=False)
+    if not dry_run:
+        batch.save()
+    return BulkResult(errors=errors, invalid_count=invalid_count, written=not dry_run)
