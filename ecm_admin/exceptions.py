@@ -16,6 +16,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 logger = logging.getLogger("ecm_admin.errors")
 
@@ -82,6 +83,9 @@ def _is_database_down(exc: Exception) -> bool:
 
 def api_exception_handler(exc, context):
     """DRF exception handler: every failure becomes ``{"errors": [...]}``."""
+    # Every exception is answered here, so none reaches Django's ATOMIC_REQUESTS wrapper:
+    # mark the request's transaction (if any) for rollback, as DRF's own handler does.
+    set_rollback()
     if isinstance(exc, Http404):
         return Response({"errors": ["Not found"]}, status=404)
     if isinstance(exc, DjangoPermissionDenied):

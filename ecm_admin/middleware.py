@@ -3,7 +3,15 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 
 from ecm_admin.exceptions import (
     DATABASE_UNAVAILABLE,
@@ -13,6 +21,41 @@ from ecm_admin.exceptions import (
 )
 
 logger = logging.getLogger("ecm_admin.errors")
+
+# Django's own error pages (the DEBUG 404 and 500 pages, a bare 405 from a plain view, a 400
+# for a disallowed host) are HTML; outside the Django admin they are replaced by the envelope.
+HTML_ERROR_MESSAGES = {
+    400: "Bad request",
+    403: "Admin access required",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body is too large",
+    500: INTERNAL_ERROR,
+}
+ADMIN_PREFIX = "/admin/"
+# Exceptions Django itself turns into 4xx responses; they must not become a 500 here.
+CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
+def _is_html_error(request, response) -> bool:
+    if response.status_code < 400 or getattr(response, "streaming", False):
+        return False
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return False
+    path = request.path_info or "/"
+    return not (path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"))
+
+
+def _as_json_error(response):
+    status = response.status_code
+    message = HTML_ERROR_MESSAGES.get(status) or response.reason_phrase or "Request failed"
+    # Keep Allow, Retry-After, the security headers...; only the body and its type change.
+    headers = {
+        name: value
+        for name, value in response.headers.items()
+        if name.lower() not in ("content-type", "content-length")
+    }
+    return errors_response([message], status, headers)
 
 
 class JsonErrorsMiddleware:
@@ -35,9 +78,19 @@ class JsonErrorsMiddleware:
             if too_large:
                 limit = settings.MAX_REQUEST_BODY_BYTES
                 return errors_response([f"Request body is too large (limit {limit} bytes)"], 413)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if _is_html_error(request, response):
+            return _as_json_error(response)
+        return response
 
     def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.MAX_REQUEST_BODY_BYTES
+            return errors_response([f"Request body is too large (limit {limit} bytes)"], 413)
+        if isinstance(exception, CLIENT_ERRORS):
+            # Not a server failure: Django answers 404/403/400 through the handlers in
+            # ecm_admin.urls (or the admin's own pages); __call__ keeps the body JSON.
+            return None
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.error("database unavailable: %s", type(exception).__name__)
             return errors_response(

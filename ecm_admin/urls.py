@@ -5,6 +5,7 @@ API_PREFIX = "v1/admin/clinic/ecm/"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("ecm_admin.health")),
     path(API_PREFIX, include("patients.urls")),
     path(API_PREFIX, include("care_team.urls")),
 ]
