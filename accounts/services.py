@@ -1,9 +1,11 @@
 """Every write to users, roles and tokens."""
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import (
@@ -77,7 +79,20 @@ def token_create(
     return token, raw
 
 
+def revocable_tokens(*, user: User) -> QuerySet[ApiToken]:
+    """The tokens of ``user`` that ``tokens_revoke`` revokes: all not yet revoked."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+
+
 def tokens_revoke(*, user: User, now: dt.datetime | None = None) -> int:
     """Revoke every live token of ``user``; returns how many were revoked."""
     now = now or timezone.now()
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    return revocable_tokens(user=user).update(revoked_at=now)
+
+
+def tokens_revoke_by_id(*, token_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Revoke the tokens among ``token_ids`` not revoked yet; returns how many were revoked."""
+    now = now or timezone.now()
+    return ApiToken.objects.filter(pk__in=list(token_ids), revoked_at__isnull=True).update(
+        revoked_at=now
+    )

@@ -1,0 +1,605 @@
+"""Set-based imports of the eligibility feed (members) and of ECM authorizations.
+
+Rows arrive as ``(line number, row)`` pairs, ``row`` shaped like a ``csv.DictReader`` row
+(missing cells are ``None``, surplus cells sit under the key ``None``). They are handled in
+chunks: validate the chunk, load its existing records in one query, and write only what
+changed (bulk create, bulk update) in one transaction per chunk, so a crash loses at most
+the chunk in progress. A bad row is reported with its line number and skipped.
+
+Columns present in the header are authoritative (an empty cell clears the value); columns
+absent from the header leave the stored values untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from patients.choices import AcuityLevel, Gender, MemberRecordStatus
+from patients.models import (
+    Activity,
+    EcmAuthorization,
+    EcmEligibilityInformation,
+    EcmStatusHistory,
+    Patient,
+)
+from patients.services import status_change_build
+from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
+
+CHUNK_SIZE = 2000
+MAX_SHOWN_VALUE = 40
+
+Row = Mapping[str | None, Any]
+NumberedRow = tuple[int, Row]
+Values = dict[str, Any]
+
+
+class ImportFileError(ValueError):
+    """The rows cannot be imported at all (a required column is missing, a column repeats)."""
+
+
+class FieldError(ValueError):
+    """One cell is invalid; the message is a sentence naming the column."""
+
+
+class ImportInterrupted(Exception):
+    """A chunk failed to write. ``report`` holds what landed before it; nothing after did."""
+
+    def __init__(self, report: ImportReport, first_line: int, cause: BaseException):
+        self.report = report
+        self.first_line = first_line
+        super().__init__(
+            f"import stopped at line {first_line} ({type(cause).__name__}: {cause}); "
+            f"nothing from line {first_line} on was written"
+        )
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool = False
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+    def add(self, other: ImportReport) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.errors.extend(other.errors)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.failed} failed"
+        )
+        return text + (" (dry run: nothing written)" if self.dry_run else "")
+
+
+# --- columns ---------------------------------------------------------------------------
+
+Parser = Callable[[str, str], Any]
+# A parsed value meaning "leave the stored value as it is" (a blank status, for example).
+KEEP = object()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    parse: Parser
+    attr: str = ""
+    required: bool = False
+
+    @property
+    def model_attr(self) -> str:
+        return self.attr or self.name
+
+
+def _shown(raw: str) -> str:
+    return raw if len(raw) <= MAX_SHOWN_VALUE else raw[: MAX_SHOWN_VALUE - 1] + "…"
+
+
+def _text(
+    model: type[models.Model],
+    attr: str,
+    check: Callable[[str], bool] | None = None,
+    problem: str = "",
+) -> Parser:
+    """Free text within the model field's length; ``check`` (if any) must accept non-blanks."""
+    max_length = model._meta.get_field(attr).max_length
+
+    def parse(column: str, raw: str) -> str:
+        if max_length and len(raw) > max_length:
+            raise FieldError(f"{column} is longer than {max_length} characters")
+        if raw and check is not None and not check(raw):
+            raise FieldError(f"{column} {_shown(raw)} {problem}")
+        return raw
+
+    return parse
+
+
+def _date(column: str, raw: str) -> dt.date | None:
+    try:
+        return parse_date(raw)
+    except ValueError:
+        raise FieldError(f"{column} {_shown(raw)} is not a valid date (YYYY-MM-DD)") from None
+
+
+def _choice(choices: type[models.TextChoices], blank: Any = "") -> Parser:
+    """One of ``choices`` (case-insensitive); a blank cell gives ``blank``."""
+    values = frozenset(choices.values)
+    allowed = ", ".join(choices.values)
+
+    def parse(column: str, raw: str) -> Any:
+        if not raw:
+            return blank
+        value = raw.lower()
+        if value not in values:
+            raise FieldError(f"{column} {_shown(raw)} is not one of {allowed}")
+        return value
+
+    return parse
+
+
+PATIENT_COLUMNS: tuple[Column, ...] = (
+    Column("first_name", _text(Patient, "first_name"), required=True),
+    Column("last_name", _text(Patient, "last_name"), required=True),
+    Column("date_of_birth", _date),
+    Column("gender", _choice(Gender)),
+    Column("phone", _text(Patient, "phone")),
+    Column("email", _text(Patient, "email", email_is_valid, "is not a valid email address")),
+    Column("street", _text(Patient, "street")),
+    Column("city", _text(Patient, "city")),
+    Column("state", _text(Patient, "state")),
+    Column("zip", _text(Patient, "zip_code"), attr="zip_code"),
+)
+ELIGIBILITY_COLUMNS: tuple[Column, ...] = (
+    Column("member_id", _text(EcmEligibilityInformation, "member_id"), required=True),
+    Column(
+        "cin", _text(EcmEligibilityInformation, "cin", cin_is_valid, "is not 9 letters or digits")
+    ),
+    Column("ecm_service_auth_id", _text(EcmEligibilityInformation, "ecm_service_auth_id")),
+    Column("ecm_provider_name", _text(EcmEligibilityInformation, "ecm_provider_name")),
+    Column(
+        "ecm_npi", _text(EcmEligibilityInformation, "ecm_npi", npi_is_valid, "is not a valid NPI")
+    ),
+    Column("ecm_benefit_auth_eff_date", _date),
+    Column("ecm_benefit_auth_end_date", _date),
+    Column("acuity_level", _choice(AcuityLevel)),
+    # Blank keeps an existing member's status; a new member starts as new_member.
+    Column("member_record_status", _choice(MemberRecordStatus, blank=KEEP)),
+)
+AUTHORIZATION_COLUMNS: tuple[Column, ...] = (
+    Column("member_id", _text(EcmEligibilityInformation, "member_id"), required=True),
+    Column("auth_no", _text(EcmAuthorization, "auth_no"), required=True),
+    Column("auth_type", _text(EcmAuthorization, "auth_type")),
+    Column("authorization_type", _text(EcmAuthorization, "authorization_type")),
+    Column("status", _text(EcmAuthorization, "status")),
+    Column("start_date", _date),
+    Column("expiration_date", _date),
+)
+
+
+def _present(columns: Sequence[Column], header: Sequence[str]) -> list[Column]:
+    return [column for column in columns if column.name in header]
+
+
+def _model_values(values: Values, columns: Sequence[Column]) -> Values:
+    """``values`` (keyed by column name) as model attributes, without KEEP entries."""
+    return {
+        column.model_attr: values[column.name]
+        for column in columns
+        if column.name in values and values[column.name] is not KEEP
+    }
+
+
+def _changes(obj: models.Model, values: Values) -> Values:
+    return {attr: value for attr, value in values.items() if getattr(obj, attr) != value}
+
+
+# --- the chunked runner ----------------------------------------------------------------
+
+
+class _ChunkImporter:
+    """Validation shared by both imports; subclasses load, compare and write a chunk."""
+
+    columns: tuple[Column, ...] = ()
+    key: str = ""  # the column that identifies a record; unique within a file
+    # (start, end) date columns, named like their model attributes: end may not precede start
+    date_pairs: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, header: Sequence[str], dry_run: bool):
+        self.header = list(header)
+        self.present = _present(self.columns, header)
+        self.dry_run = dry_run
+        self.first_seen: dict[str, int] = {}
+
+    @classmethod
+    def check_header(cls, header: Sequence[str]) -> list[str]:
+        """Raise ImportFileError for a missing required or repeated column; return unknown ones."""
+        repeated = sorted({name for name in header if name and header.count(name) > 1})
+        if repeated:
+            raise ImportFileError(f"column {', '.join(repeated)} appears more than once")
+        missing = [c.name for c in cls.columns if c.required and c.name not in header]
+        if missing:
+            noun = "column" if len(missing) == 1 else "columns"
+            raise ImportFileError(f"required {noun} missing: {', '.join(missing)}")
+        known = {c.name for c in cls.columns}
+        return [name for name in header if name and name not in known]
+
+    def import_chunk(self, chunk: list[NumberedRow]) -> ImportReport:
+        outcome = ImportReport(dry_run=self.dry_run)
+        valid = [
+            (line, values)
+            for line, row in chunk
+            if (values := self._clean(line, row, outcome)) is not None
+        ]
+        if self.dry_run:
+            self.apply(valid, outcome)
+        else:
+            with transaction.atomic():
+                self.apply(valid, outcome)
+        outcome.errors.sort(key=lambda error: error.line)
+        return outcome
+
+    def apply(self, valid: list[tuple[int, Values]], outcome: ImportReport) -> None:
+        raise NotImplementedError
+
+    def _clean(self, line: int, row: Row, outcome: ImportReport) -> Values | None:
+        """The row's parsed values by column name, or None after reporting its problems."""
+        problems: list[str] = []
+        if None in row:
+            problems.append("the row has more fields than the header")
+        elif None in row.values():
+            problems.append("the row has fewer fields than the header")
+        values: Values = {}
+        for column in self.present:
+            raw = (row.get(column.name) or "").strip()
+            if column.required and not raw:
+                problems.append(f"{column.name} is required")
+                continue
+            try:
+                values[column.name] = column.parse(column.name, raw)
+            except FieldError as exc:
+                problems.append(str(exc))
+        if problem := self._date_problem(values):
+            problems.append(problem)
+        key = (row.get(self.key) or "").strip()
+        if key:
+            first = self.first_seen.setdefault(key, line)
+            if first != line:
+                problems.append(f"{self.key} {_shown(key)} already appeared on line {first}")
+        if problems:
+            outcome.errors.append(RowError(line, "; ".join(problems)))
+            return None
+        return values
+
+    def _date_problem(self, values: Values, stored: models.Model | None = None) -> str | None:
+        """An end date before its start date; values absent from ``values`` come from ``stored``.
+
+        Without ``stored`` only pairs with both dates in ``values`` are checked.
+        """
+        for start, end in self.date_pairs:
+            if stored is None and not (start in values and end in values):
+                continue
+            start_value = values[start] if start in values else getattr(stored, start)
+            end_value = values[end] if end in values else getattr(stored, end)
+            if start_value and end_value and end_value < start_value:
+                return f"{end} {end_value.isoformat()} is before {start} {start_value.isoformat()}"
+        return None
+
+
+def _chunks(rows: Iterable[NumberedRow], size: int) -> Iterator[list[NumberedRow]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _run(
+    importer: _ChunkImporter,
+    rows: Iterable[NumberedRow],
+    *,
+    chunk_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> ImportReport:
+    report = ImportReport(dry_run=importer.dry_run)
+    report.ignored_columns = importer.check_header(importer.header)
+    for chunk in _chunks(rows, chunk_size):
+        try:
+            outcome = importer.import_chunk(chunk)
+        except (Exception, KeyboardInterrupt) as exc:
+            raise ImportInterrupted(report, chunk[0][0], exc) from exc
+        report.add(outcome)
+        if on_progress is not None:
+            on_progress(len(chunk))
+    return report
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+@dataclass
+class _MemberChange:
+    """One valid row compared with what is stored (a new member has unsaved instances)."""
+
+    patient: Patient
+    eligibility: EcmEligibilityInformation
+    patient_changes: Values
+    eligibility_changes: Values
+
+    @property
+    def is_new(self) -> bool:
+        return self.eligibility.pk is None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.patient_changes or self.eligibility_changes)
+
+
+@dataclass
+class _MemberWrites:
+    new: list[_MemberChange] = field(default_factory=list)
+    patients: list[Patient] = field(default_factory=list)
+    eligibilities: list[EcmEligibilityInformation] = field(default_factory=list)
+    # (patient id, previous status, new status) of existing members whose status changes
+    status_changes: list[tuple[int, str | None, str]] = field(default_factory=list)
+
+
+class _MemberImporter(_ChunkImporter):
+    columns = PATIENT_COLUMNS + ELIGIBILITY_COLUMNS
+    key = "member_id"
+    date_pairs = (("ecm_benefit_auth_eff_date", "ecm_benefit_auth_end_date"),)
+
+    def __init__(self, header: Sequence[str], dry_run: bool):
+        super().__init__(header, dry_run)
+        self.patient_columns = _present(PATIENT_COLUMNS, header)
+        self.eligibility_columns = _present(ELIGIBILITY_COLUMNS, header)
+
+    def apply(self, valid: list[tuple[int, Values]], outcome: ImportReport) -> None:
+        existing = self._existing([values["member_id"] for _, values in valid])
+        if not self.dry_run:
+            # Re-read the rows about to change under a lock, so no concurrent edit is lost.
+            changing = [
+                values["member_id"]
+                for _, values in valid
+                if values["member_id"] in existing and self._compare(values, existing).changed
+            ]
+            existing.update(self._existing(changing, lock=True))
+        writes = _MemberWrites()
+        for line, values in valid:
+            change = self._compare(values, existing)
+            if problem := self._date_problem(change.eligibility_changes, change.eligibility):
+                outcome.errors.append(RowError(line, problem))
+            elif change.is_new:
+                writes.new.append(change)
+                outcome.created += 1
+            elif change.changed:
+                self._plan_update(writes, change)
+                outcome.updated += 1
+            else:
+                outcome.unchanged += 1
+        if not self.dry_run:
+            self._save(writes)
+
+    def _existing(
+        self, member_ids: list[str], lock: bool = False
+    ) -> dict[str, EcmEligibilityInformation]:
+        if not member_ids:
+            return {}
+        rows = EcmEligibilityInformation.objects.filter(member_id__in=member_ids)
+        rows = rows.select_related("patient").order_by("pk")
+        if lock:
+            rows = rows.select_for_update()
+        return {row.member_id: row for row in rows}
+
+    def _compare(
+        self, values: Values, existing: dict[str, EcmEligibilityInformation]
+    ) -> _MemberChange:
+        patient_values = _model_values(values, self.patient_columns)
+        eligibility_values = _model_values(values, self.eligibility_columns)
+        eligibility = existing.get(values["member_id"])
+        if eligibility is None:
+            patient = Patient(**patient_values, services=["ecm"])
+            eligibility = EcmEligibilityInformation(**eligibility_values)
+            return _MemberChange(patient, eligibility, patient_values, eligibility_values)
+        return _MemberChange(
+            eligibility.patient,
+            eligibility,
+            _changes(eligibility.patient, patient_values),
+            _changes(eligibility, eligibility_values),
+        )
+
+    @staticmethod
+    def _plan_update(writes: _MemberWrites, change: _MemberChange) -> None:
+        patient, eligibility = change.patient, change.eligibility
+        if change.patient_changes:
+            _assign(patient, change.patient_changes)
+            writes.patients.append(patient)
+        if change.eligibility_changes:
+            previous = eligibility.member_record_status
+            _assign(eligibility, change.eligibility_changes)
+            writes.eligibilities.append(eligibility)
+            if "member_record_status" in change.eligibility_changes:
+                writes.status_changes.append(
+                    (patient.pk, previous, eligibility.member_record_status)
+                )
+
+    def _save(self, writes: _MemberWrites) -> None:
+        now = timezone.now()
+        Patient.objects.bulk_create([change.patient for change in writes.new])
+        for change in writes.new:
+            change.eligibility.patient = change.patient
+        EcmEligibilityInformation.objects.bulk_create([c.eligibility for c in writes.new])
+        _bulk_update(writes.patients, [c.model_attr for c in self.patient_columns])
+        eligibility_attrs = [c.model_attr for c in self.eligibility_columns if c.name != self.key]
+        _bulk_update(writes.eligibilities, eligibility_attrs)
+        statuses = [(c.patient.pk, None, c.eligibility.member_record_status) for c in writes.new]
+        _record_status_changes(statuses + writes.status_changes, now)
+
+
+def _assign(obj: models.Model, changes: Values) -> None:
+    for attr, value in changes.items():
+        setattr(obj, attr, value)
+
+
+def _bulk_update(objs: Sequence[models.Model], attrs: list[str]) -> None:
+    """Write ``attrs`` (and ``updated_at``) of rows that exist and are locked.
+
+    One ``INSERT ... ON CONFLICT (id) DO UPDATE`` per batch: every row conflicts on its id, so
+    each is updated and none inserted. This costs what ``bulk_create`` costs, whereas
+    ``QuerySet.bulk_update`` builds CASE expressions whose cost grows with rows x columns.
+    """
+    if objs:
+        type(objs[0]).objects.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[*attrs, "updated_at"],  # updated_at: auto_now, set on insert
+        )
+
+
+def _record_status_changes(changes: list[tuple[int, str | None, str]], at: dt.datetime) -> None:
+    """One "System Import" status-history entry and activity per (patient, previous, status)."""
+    histories: list[EcmStatusHistory] = []
+    activities: list[Activity] = []
+    for patient_id, previous, status in changes:
+        history, activity = status_change_build(
+            patient_id=patient_id, previous=previous, status=status, actor=None, at=at
+        )
+        histories.append(history)
+        activities.append(activity)
+    EcmStatusHistory.objects.bulk_create(histories)
+    Activity.objects.bulk_create(activities)
+
+
+def import_members(
+    *,
+    header: Sequence[str],
+    rows: Iterable[NumberedRow],
+    dry_run: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Upsert patients and their ECM eligibility by ``member_id`` from the eligibility feed.
+
+    A new member, or a member whose status changes, gets one "System Import" status-history
+    entry and activity. Rows equal to what is stored write nothing. Raises ImportFileError
+    when the header lacks a required column, ImportInterrupted when a chunk fails to write.
+    """
+    importer = _MemberImporter(header, dry_run)
+    return _run(importer, rows, chunk_size=chunk_size, on_progress=on_progress)
+
+
+# --- authorizations --------------------------------------------------------------------
+
+
+class _AuthorizationImporter(_ChunkImporter):
+    columns = AUTHORIZATION_COLUMNS
+    key = "auth_no"
+    date_pairs = (("start_date", "expiration_date"),)
+
+    def __init__(self, header: Sequence[str], dry_run: bool):
+        super().__init__(header, dry_run)
+        self.auth_columns = [c for c in self.present if c.name != "member_id"]
+
+    def apply(self, valid: list[tuple[int, Values]], outcome: ImportReport) -> None:
+        patients = dict(
+            EcmEligibilityInformation.objects.filter(
+                member_id__in=[values["member_id"] for _, values in valid]
+            ).values_list("member_id", "patient_id")
+        )
+        existing = self._existing([values["auth_no"] for _, values in valid])
+        if not self.dry_run:
+            # Re-read the rows about to change under a lock, so no concurrent edit is lost.
+            changing = [
+                values["auth_no"]
+                for _, values in valid
+                if values["auth_no"] in existing and self._compare(values, patients, existing)[1]
+            ]
+            existing.update(self._existing(changing, lock=True))
+        new: list[EcmAuthorization] = []
+        changed: list[EcmAuthorization] = []
+        for line, values in valid:
+            problem, changes, authorization = self._compare(values, patients, existing)
+            if problem:
+                outcome.errors.append(RowError(line, problem))
+            elif authorization.pk is None:
+                new.append(authorization)
+                outcome.created += 1
+            elif changes:
+                _assign(authorization, changes)
+                changed.append(authorization)
+                outcome.updated += 1
+            else:
+                outcome.unchanged += 1
+        if not self.dry_run:
+            EcmAuthorization.objects.bulk_create(new)
+            _bulk_update(changed, [c.model_attr for c in self.auth_columns if c.name != self.key])
+
+    def _existing(self, auth_nos: list[str], lock: bool = False) -> dict[str, EcmAuthorization]:
+        if not auth_nos:
+            return {}
+        rows = EcmAuthorization.objects.filter(auth_no__in=auth_nos).order_by("pk")
+        if lock:
+            rows = rows.select_for_update()
+        return {row.auth_no: row for row in rows}
+
+    def _compare(
+        self,
+        values: Values,
+        patients: dict[str, int],
+        existing: dict[str, EcmAuthorization],
+    ) -> tuple[str | None, Values, EcmAuthorization | None]:
+        """(problem, changes, authorization): a new authorization comes unsaved, with its
+        values; a stored one comes as stored, with the changes it needs."""
+        member_id = values["member_id"]
+        patient_id = patients.get(member_id)
+        if patient_id is None:
+            return f"member_id {_shown(member_id)} is not an ECM member", {}, None
+        auth_values = _model_values(values, self.auth_columns)
+        authorization = existing.get(values["auth_no"])
+        if authorization is None:
+            authorization = EcmAuthorization(patient_id=patient_id, **auth_values)
+            changes = {}
+        elif authorization.patient_id != patient_id:
+            problem = f"auth_no {_shown(authorization.auth_no)} belongs to another member"
+            return problem, {}, None
+        else:
+            changes = _changes(authorization, auth_values)
+        return self._date_problem(changes, authorization), changes, authorization
+
+
+def import_authorizations(
+    *,
+    header: Sequence[str],
+    rows: Iterable[NumberedRow],
+    dry_run: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Upsert ECM authorizations by ``auth_no``; ``member_id`` must name an ECM member.
+
+    An authorization already recorded for another member is reported, not moved.
+    """
+    importer = _AuthorizationImporter(header, dry_run)
+    return _run(importer, rows, chunk_size=chunk_size, on_progress=on_progress)
