@@ -1,0 +1,70 @@
+"""What every app's Django admin shares: the site's titles, helpers and two mixins.
+
+The admin writes through the same services as the API (see DESIGN.md), so a service's
+refusal must reach the staff user as a message, never as a 500.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpResponseRedirect
+from rest_framework.exceptions import NotFound
+
+from ecm_admin.exceptions import UnprocessableEntity
+
+admin.site.site_header = "ECM Admin"
+admin.site.site_title = "ECM Admin"
+admin.site.index_title = "Enhanced Care Management back office"
+
+# What the services raise when they refuse a change.
+SERVICE_ERRORS = (UnprocessableEntity, NotFound)
+
+
+def service_error_sentences(exc: Exception) -> list[str]:
+    """The sentences of a service refusal (422 lists them; 404 has one)."""
+    return list(getattr(exc, "errors", None) or [str(exc.detail)])
+
+
+def related_or_none(obj, name: str):
+    """A reverse one-to-one (``patient.case_load``), or ``None`` when there is none."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def adopt(obj, saved) -> None:
+    """Make the admin's unsaved ``obj`` the row a service wrote (for the admin's log and reply)."""
+    for field in saved._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+
+
+class ServiceErrorsMixin:
+    """A change form whose save a service refuses is rolled back and shows the reasons.
+
+    Forms check what they can first, so most problems appear as field errors; this catches
+    what only the service knows (a rule, or a concurrent change). The admin's change view runs
+    in a transaction, so nothing of the refused save is kept.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except SERVICE_ERRORS as exc:
+            for sentence in service_error_sentences(exc):
+                self.message_user(request, sentence, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class ReadOnlyAdminMixin:
+    """For append-only history and audit tables: viewable, never added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,118 @@
+"""The Django admin in a real browser: headless Chromium driven by Playwright.
+
+Uses Debian's Chromium (``apt-get install chromium``) through Playwright for Python's own
+driver; no browser is downloaded. Skipped, saying why, when either is missing.
+"""
+
+import contextlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from care_team.models import CaseLoad, LcmAssignmentHistory
+from patients.choices import ActivityKind, AcuityLevel
+from patients.models import Activity, EcmEligibilityInformation
+from tests import factories
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TIMEOUT_MS = 20_000
+PASSWORD = "a-long-browser-test-passphrase"
+MEMBER_ID = "MEM-BROWSER-1"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def chromium():
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright for Python is not installed: pip install playwright")
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM}: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    @contextlib.contextmanager
+    def open_page():
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(TIMEOUT_MS)
+                yield page
+            finally:
+                browser.close()
+
+    return open_page
+
+
+def test_edit_a_patient_and_assign_an_olcm_in_the_browser(chromium, live_server):
+    staff = factories.UserFactory(
+        email="browser.staff@example.org",
+        first_name="Bea",
+        last_name="Browser",
+        is_staff=True,
+        is_superuser=True,
+    )
+    staff.set_password(PASSWORD)
+    staff.save()
+    jane = factories.lcm_user(first_name="Jane", last_name="Coordinator")
+    patient = factories.ecm_patient(
+        member_id=MEMBER_ID,
+        acuity_level=AcuityLevel.LOW,
+        patient__first_name="John",
+        patient__last_name="Doe",
+    )
+    factories.ecm_patient(patient__first_name="Mary", patient__last_name="Major")
+
+    # The browser talks to the live server only: no database access from here until it closes.
+    with chromium() as page:
+        page.goto(f"{live_server.url}/admin/")
+        page.fill("#id_username", staff.email)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#site-name >> text=ECM Admin")
+
+        page.goto(f"{live_server.url}/admin/patients/patient/")
+        page.fill("#searchbar", MEMBER_ID)
+        page.press("#searchbar", "Enter")
+        page.wait_for_selector("#result_list")
+        assert page.locator("#result_list tbody tr").count() == 1
+        page.click(f"#result_list a:text-is('{MEMBER_ID}')")
+
+        page.select_option("#id_ecm_eligibility_information-0-acuity_level", AcuityLevel.HIGH)
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        assert "was changed successfully" in page.inner_text(".messagelist")
+
+        page.check(f"input[name=_selected_action][value='{patient.pk}']")
+        page.select_option("select[name=action]", "assign_olcm")
+        page.click("button[name=index]")
+        page.wait_for_selector("#lcm-action-form")
+        assert "John Doe" in page.inner_text("#selected-patients")
+
+        page.click("#lcm-action-form .select2-selection")
+        page.fill(".select2-search__field", "Jane")
+        page.click(".select2-results__option >> text=Jane Coordinator")
+        page.fill("#id_reason", "Chosen in the browser")
+        page.click("input[name=apply]")
+        page.wait_for_selector(".messagelist .success")
+        message = page.inner_text(".messagelist")
+    assert "Assigned Jane Coordinator as oLCM to 1 patient." in message
+
+    eligibility = EcmEligibilityInformation.objects.get(patient=patient)
+    assert eligibility.acuity_level == AcuityLevel.HIGH
+    assert CaseLoad.objects.get(patient=patient).olcm == jane
+    (entry,) = LcmAssignmentHistory.objects.filter(patient=patient)
+    assert (entry.role, entry.new_user, entry.acted_by) == ("olcm", jane, staff)
+    assert entry.reason == "Chosen in the browser"
+    kinds = sorted(Activity.objects.filter(patient=patient).values_list("kind", flat=True))
+    assert kinds == sorted([ActivityKind.LCM_ASSIGNED, ActivityKind.PATIENT_UPDATED])

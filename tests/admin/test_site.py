@@ -1,0 +1,70 @@
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from tests import factories
+from tests.admin import sign_in
+
+INDEX = reverse("admin:index")
+
+
+@pytest.fixture
+def staff(client, db):
+    return sign_in(client)
+
+
+def test_the_site_names_the_service(client, staff):
+    html = client.get(INDEX).content.decode()
+    assert "<title>Enhanced Care Management back office | ECM Admin</title>" in html
+    assert '<a href="/admin/">ECM Admin</a>' in html
+
+
+def test_every_model_is_registered(client, staff):
+    html = client.get(INDEX).content.decode()
+    for model in (
+        "patients/patient",
+        "patients/ecmeligibilityinformation",
+        "patients/ecmauthorization",
+        "patients/ecmstatushistory",
+        "patients/activity",
+        "care_team/caseload",
+        "care_team/lcmassignmenthistory",
+        "accounts/user",
+        "accounts/role",
+        "accounts/apitoken",
+    ):
+        assert f'href="/admin/{model}/"' in html
+
+
+def one_of_each():
+    lcm = factories.lcm_user()
+    patient = factories.ecm_patient()
+    case_load = factories.CaseLoadFactory(patient=patient, olcm=lcm)
+    return [
+        patient,
+        patient.ecm_eligibility_information,
+        factories.AuthorizationFactory(patient=patient),
+        factories.StatusHistoryFactory(patient=patient),
+        factories.ActivityFactory(patient=patient),
+        case_load,
+        factories.LcmAssignmentHistoryFactory(case_load=case_load, new_user=lcm),
+        lcm,
+        lcm.roles.get(),
+        factories.ApiTokenFactory(user=lcm),
+    ]
+
+
+def test_every_page_renders(client, staff):
+    rows = one_of_each()
+    assert {type(row) for row in rows} == set(admin.site._registry) - {
+        model for model in admin.site._registry if model._meta.app_label == "auth"
+    }
+    for row in rows:
+        opts = row._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}"
+        assert client.get(reverse(f"{name}_changelist")).status_code == 200, name
+        assert client.get(reverse(f"{name}_change", args=[row.pk])).status_code == 200, name
+        model_admin = admin.site._registry[type(row)]
+        request = client.get(INDEX).wsgi_request
+        if model_admin.has_add_permission(request):
+            assert client.get(reverse(f"{name}_add")).status_code == 200, name
