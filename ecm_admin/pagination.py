@@ -1,7 +1,7 @@
 """The one pagination envelope: ``{"<plural>": [...], "pagination": {...}}``."""
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,16 +59,25 @@ def paginate(
     render: Callable[[Any], dict],
     *,
     count: int | None = None,
+    load: Callable[[list[int]], Iterable[Any]] | None = None,
 ) -> dict:
     """Slice ``queryset`` (already ordered) and render the envelope.
 
     ``count`` may be given when the caller can count more cheaply than ``queryset.count()``.
+    ``load`` (a deferred join): the page's ids are read first, by the ordered and filtered
+    query alone, then ``load(ids)`` fetches those rows with everything they render. A deep
+    page then skips over ids only, not over fully joined rows.
     """
     total = queryset.count() if count is None else count
+    window = slice(request.offset, request.offset + request.per_page)
     if total == 0 or request.offset >= total:
         rows = []
+    elif load is None:
+        rows = list(queryset[window])
     else:
-        rows = list(queryset[request.offset : request.offset + request.per_page])
+        ids = list(queryset.values_list("pk", flat=True)[window])
+        by_id = {row.pk: row for row in load(ids)} if ids else {}
+        rows = [by_id[pk] for pk in ids if pk in by_id]
     return {
         plural: [render(row) for row in rows],
         "pagination": {

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from patients.choices import ActivityKind, AcuityLevel, Gender, MemberRecordStatus
@@ -35,6 +36,15 @@ class Patient(models.Model):
                 condition=_in_choices("gender", Gender, allow_blank=True),
                 name="patients_patient_gender_valid",
             ),
+        ]
+        # One index per whitelisted sort, ending in id (the tie-breaker).
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"], name="patient_sort_name"),
+            models.Index(fields=["first_name", "id"], name="patient_sort_first_name"),
+            models.Index(fields=["last_name", "id"], name="patient_sort_last_name"),
+            models.Index(fields=["date_of_birth", "id"], name="patient_sort_dob"),
+            models.Index(fields=["created_at", "id"], name="patient_sort_created"),
+            models.Index(fields=["updated_at", "id"], name="patient_sort_updated"),
         ]
 
     def __str__(self) -> str:
@@ -90,6 +100,17 @@ class EcmEligibilityInformation(models.Model):
                 condition=~Q(member_id=""), name="patients_eligibility_member_id_present"
             ),
         ]
+        # Filters and sorts on eligibility columns, ending in the patient (= the tie-breaker).
+        indexes = [
+            models.Index(fields=["member_record_status", "patient"], name="elig_status_patient"),
+            models.Index(fields=["acuity_level", "patient"], name="elig_acuity_patient"),
+            models.Index(
+                fields=["ecm_benefit_auth_eff_date", "patient"], name="elig_eff_date_patient"
+            ),
+            models.Index(
+                fields=["ecm_benefit_auth_end_date", "patient"], name="elig_end_date_patient"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.member_id
@@ -111,7 +132,11 @@ class EcmAuthorization(models.Model):
     class Meta:
         ordering = ["-start_date", "-id"]
         verbose_name = "ECM authorization"
-        indexes = [models.Index(fields=["patient", "start_date"])]
+        indexes = [
+            models.Index(fields=["patient", "start_date"]),
+            # authorization_status filter: status compared case-insensitively.
+            models.Index(Upper("status"), F("patient"), name="auth_status_upper_patient"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(expiration_date__isnull=True)

@@ -3,7 +3,13 @@
 from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from patients.models import Activity, EcmAuthorization, EcmStatusHistory, Patient
+from patients.models import (
+    Activity,
+    EcmAuthorization,
+    EcmEligibilityInformation,
+    EcmStatusHistory,
+    Patient,
+)
 
 # The care team is rendered with every patient: provider, oLCM and iLCM names.
 CASE_LOAD_RELATED = ("case_load__provider", "case_load__olcm", "case_load__ilcm")
@@ -14,9 +20,21 @@ def ecm_patients() -> QuerySet[Patient]:
     return Patient.objects.filter(ecm_eligibility_information__isnull=False)
 
 
-def patient_list(*, filtered: QuerySet[Patient]) -> QuerySet[Patient]:
-    """Rows for a list page: one query, whatever the page size."""
-    return filtered.select_related("ecm_eligibility_information", *CASE_LOAD_RELATED)
+def ecm_patient_count() -> int:
+    """How many ECM patients there are, without joining patients.
+
+    Every eligibility row belongs to exactly one patient (a non-null one-to-one), so the
+    count of eligibility rows is the count of ECM patients, and an index-only scan of one
+    table answers it.
+    """
+    return EcmEligibilityInformation.objects.count()
+
+
+def patient_rows(ids: list[int]) -> QuerySet[Patient]:
+    """The list representation's rows for these patient ids: one query, any page size."""
+    return Patient.objects.filter(pk__in=ids).select_related(
+        "ecm_eligibility_information", *CASE_LOAD_RELATED
+    )
 
 
 def patient_detail(*, patient_id: int, for_update: bool = False) -> Patient | None:

@@ -1,0 +1,126 @@
+"""PostgreSQL query plans: search and the main filters can use their indexes.
+
+The test tables are tiny, so the planner would rightly prefer a sequential scan; with
+sequential scans priced out (``enable_seqscan = off``) a plan still scans a table
+sequentially only when no index matches the query's expression. That is what these tests
+catch: an index whose expression drifted from the query's.
+"""
+
+import pytest
+from django.db import connection
+
+from patients import selectors
+from patients.filtersets import PatientFilterSet, order_patients
+from patients.models import Patient
+from tests import factories
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def _plan(filters: dict, sort_by: str = "id", sort_dir: str = "ASC", count: bool = False) -> str:
+    filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
+    queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
+    if count:
+        queryset = queryset.order_by()
+        sql, params = queryset.values("pk").query.sql_with_params()
+        sql = f"SELECT COUNT(*) FROM ({sql}) counted"
+    else:
+        sql, params = queryset.values_list("pk")[:25].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.fixture(autouse=True)
+def data():
+    """20,000 patients: statistics in which a selective index beats reading everything."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO patients_patient (first_name, last_name, gender, phone, email, street,
+                city, state, zip_code, services, created_at, updated_at)
+            SELECT 'F' || md5(i::text), 'L' || (i % 500), '', '', '', '', '', '', '',
+                '[]', now(), now()
+            FROM generate_series(1, 20000) AS i
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO patients_ecmeligibilityinformation (patient_id, member_id, cin,
+                ecm_service_auth_id, ecm_provider_name, ecm_npi, acuity_level,
+                member_record_status, created_at, updated_at)
+            SELECT id, 'MEM' || lpad(id::text, 10, '0'), lpad(id::text, 8, '0') || 'A', '', '',
+                '', (ARRAY['low', 'medium', 'high'])[id % 3 + 1],
+                (ARRAY['new_member', 'continuing_member', 'pending_member',
+                       'terminated_member', 'inactive_member'])[id % 5 + 1],
+                now(), now()
+            FROM patients_patient
+            """
+        )
+    team = [factories.UserFactory().pk for _ in range(30)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO care_team_caseload (patient_id, provider_id, olcm_id, ilcm_id,
+                created_at, updated_at)
+            SELECT id, (%s::bigint[])[id %% 10 + 1], (%s::bigint[])[id %% 10 + 1],
+                (%s::bigint[])[id %% 10 + 1], now(), now()
+            FROM patients_patient
+            """,
+            [team[:10], team[10:20], team[20:]],
+        )
+    factories.AuthorizationFactory(patient=Patient.objects.order_by("pk").first())
+    with connection.cursor() as cursor:
+        # Move the rows just inserted from the GIN pending lists into the indexes proper, as
+        # (auto)vacuum would: a long pending list makes every trigram lookup look expensive.
+        for index in ("patient_name_trgm", "elig_member_id_trgm", "elig_cin_trgm"):
+            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
+        cursor.execute("ANALYZE")
+
+
+@pytest.mark.parametrize("term", ["mar", "john do", "MEM000000123", "xyz12"])
+def test_search_uses_the_trigram_indexes(term):
+    plan = _plan({"search": term}, count=True)
+    assert "patient_name_trgm" in plan, plan
+    assert "elig_member_id_trgm" in plan
+    assert "elig_cin_trgm" in plan
+    assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"status": "new_member"}, "elig_status_patient"),
+        ({"acuity_level": "high"}, "elig_acuity_patient"),
+        ({"authorization_status": "approved"}, "auth_status_upper_patient"),
+        ({"provider_id": "1"}, "care_team_caseload_provider_id"),
+        ({"olcm_user_id": "1"}, "care_team_caseload_olcm_id"),
+        ({"ilcm_user_id": "1"}, "care_team_caseload_ilcm_id"),
+    ],
+)
+def test_filters_use_an_index(filters, index):
+    plan = _plan(filters, count=True)
+    assert index in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "index"),
+    [
+        ("name", "patient_sort_name"),
+        ("last_name", "patient_sort_last_name"),
+        ("first_name", "patient_sort_first_name"),
+        ("created_at", "patient_sort_created"),
+        ("updated_at", "patient_sort_updated"),
+        ("date_of_birth", "patient_sort_dob"),
+        ("member_id", "member_id"),
+    ],
+)
+@pytest.mark.parametrize("sort_dir", ["ASC", "DESC"])
+def test_sorted_first_page_walks_an_index(sort_by, index, sort_dir):
+    if sort_by == "date_of_birth" and sort_dir == "DESC":
+        pytest.skip("missing dates sort last in both directions: DESC needs a sort step")
+    plan = _plan({}, sort_by=sort_by, sort_dir=sort_dir)
+    assert index in plan, plan
+    assert "Seq Scan" not in plan, plan
