@@ -5,6 +5,8 @@
 #   make lint    ruff check + ruff format --check
 #   make check   Django system checks, missing migrations, deployment checks
 #   make serve   gunicorn with gunicorn.conf.py (production settings: SECRET_KEY required)
+#   make schema  regenerate docs/openapi.yaml (the committed OpenAPI document)
+#   make contract    Schemathesis fuzzing against gunicorn + PostgreSQL (.ci/schemathesis.sh)
 #   make clean   remove caches, build output and the local SQLite database
 #   make distclean   clean, and remove .venv too
 
@@ -25,7 +27,7 @@ DEV_ENV = DEBUG=1 HTTPS_ONLY=0
 
 PIP_ENV = PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-.PHONY: install run test lint format check serve lock clean distclean
+.PHONY: install run test lint format check serve schema contract lock clean distclean
 
 install: $(STAMP)
 
@@ -35,7 +37,7 @@ $(BIN)/python:
 
 # Reinstalled only when pyproject.toml or requirements.lock changes.
 $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(PIP_ENV) $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PIP_ENV) $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,contract]'
 	touch $(STAMP)
 
 run: install
@@ -77,12 +79,19 @@ format: install
 check: install
 	$(DEV_ENV) $(BIN)/python manage.py check --fail-level WARNING
 	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(DEV_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	@echo "manage.py check --deploy --fail-level WARNING  (DEBUG=0, HTTPS_ONLY=1, random SECRET_KEY)"
 	@SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
 	DEBUG=0 HTTPS_ONLY=1 $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 serve: install
 	$(BIN)/gunicorn -c gunicorn.conf.py
+
+schema: install
+	$(DEV_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+contract: install
+	bash .ci/schemathesis.sh
 
 # Rewrites requirements.lock from the installed packages (after changing pyproject.toml).
 lock: install

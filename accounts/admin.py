@@ -204,11 +204,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     add_form = ApiTokenCreateForm
     add_fields = ("user", "name", "days")
-    fields = ("prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
+    fields = (
+        "prefix",
+        "name",
+        "user",
+        "kind",
+        "created_at",
+        "expires_at",
+        "idle_timeout",
+        "last_used_at",
+        "revoked_at",
+    )
     list_display = (
         "prefix",
         "name",
         "user",
+        "kind",
         "state",
         "created_at",
         "last_used_at",
@@ -243,7 +254,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def state(self, obj):
         if obj.is_revoked:
             return "Revoked"
-        return "Expired" if obj.is_expired() else "Live"
+        if obj.is_expired():
+            return "Expired"
+        return "Idle" if obj.is_idle(timezone.now()) else "Live"
 
     def save_model(self, request, obj, form, change):
         token, raw = token_create(user=obj.user, days=form.cleaned_data["days"], name=obj.name)

@@ -1,18 +1,36 @@
 """``X-User-Token`` authentication."""
 
 import datetime as dt
+import hmac
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts.choices import RoleName
-from accounts.models import ApiToken, UserRole, hash_token
+from accounts.models import (
+    LAST_USED_RESOLUTION,
+    TOKEN_DISPLAY_CHARS,
+    TOKEN_PREFIX,
+    ApiToken,
+    UserRole,
+    hash_token,
+)
+from accounts.throttling import ip_limiter
+from audit.services import note_credentials
+
+# A module reference: ecm_admin.exceptions imports DRF views, which import this module.
+from ecm_admin import exceptions as api_errors
 
 HEADER = "HTTP_X_USER_TOKEN"
-# last_used_at is written at most this often per token, so reads do not become writes.
-LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 200
+
+IDLE_EXPIRED = "Token has expired (idle)"
+
+
+def idle_expired(token: ApiToken, now: dt.datetime) -> bool:
+    """See ``ApiToken.is_idle`` (the 1-minute resolution of ``last_used_at`` is allowed for)."""
+    return token.is_idle(now)
 
 
 class UserTokenAuthentication(authentication.BaseAuthentication):
@@ -21,6 +39,10 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
     Returns ``None`` when the header is absent (DRF then answers 401 through
     ``authenticate_header``) and raises ``AuthenticationFailed`` for a bad token.
     The token, its user and whether the user is an admin come back in one query.
+
+    The token is found by its digest (a unique index), and the digest compared again in
+    constant time. Each failure counts against the client's address; past the limit the
+    client gets 429 before its token is even looked at.
     """
 
     keyword = "Token"
@@ -29,9 +51,14 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
         raw = request.META.get(HEADER)
         if raw is None:
             return None
+        limiter = ip_limiter(request)
+        wait = limiter.retry_after()
+        if wait is not None:
+            raise api_errors.TooManyFailedAttempts(wait)
         raw = raw.strip()
         if not raw or len(raw) > MAX_TOKEN_LENGTH:
-            raise exceptions.AuthenticationFailed("Authentication required")
+            self._fail(request, limiter, "Authentication required")
+        digest = hash_token(raw)
         token = (
             ApiToken.objects.select_related("user")
             .annotate(
@@ -39,24 +66,36 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
                     UserRole.objects.filter(user_id=OuterRef("user_id"), role__name=RoleName.ADMIN)
                 )
             )
-            .filter(digest=hash_token(raw))
+            .filter(digest=digest)
             .first()
         )
-        if token is None:
-            raise exceptions.AuthenticationFailed("Authentication required")
+        if token is None or not hmac.compare_digest(token.digest, digest):
+            # Only the recognisable, non-secret start of something shaped like a token.
+            prefix = raw[:TOKEN_DISPLAY_CHARS] if raw.startswith(TOKEN_PREFIX) else ""
+            self._fail(request, limiter, "Authentication required", prefix=prefix)
+        note_credentials(request, token_prefix=token.prefix, user_id=token.user_id)
         now = timezone.now()
         if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("Token has been revoked")
+            self._fail(request, limiter, "Token has been revoked")
         if token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("Token has expired")
+            self._fail(request, limiter, "Token has expired")
+        if idle_expired(token, now):
+            self._fail(request, limiter, IDLE_EXPIRED)
         user = token.user
         if not user.is_active:
-            raise exceptions.AuthenticationFailed("User account is inactive")
+            self._fail(request, limiter, "User account is inactive")
         user.is_api_admin = token.user_is_admin
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
+
+    @staticmethod
+    def _fail(request, limiter, message: str, prefix: str | None = None):
+        if prefix is not None:
+            note_credentials(request, token_prefix=prefix)
+        limiter.fail()
+        raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request):
         return self.keyword

@@ -1,3 +1,4 @@
+import datetime as dt
 import hashlib
 import secrets
 
@@ -7,6 +8,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 TOKEN_PREFIX = "ecm_"
+# last_used_at is written at most this often per token, so reads do not become writes.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 # Characters of the raw token kept in clear to recognise it (prefix + 8), never enough to use it.
 TOKEN_DISPLAY_CHARS = len(TOKEN_PREFIX) + 8
 
@@ -123,8 +126,17 @@ class ApiTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True, expires_at__gt=now, user__is_active=True)
 
 
+class TokenKind(models.TextChoices):
+    SIGN_IN = "sign_in", "Sign-in (POST /v1/auth/tokens)"
+    SERVICE = "service", "Service (create_token, Django admin)"
+
+
 class ApiToken(models.Model):
-    """An API token. Only the SHA-256 digest is stored; the raw token is shown once."""
+    """An API token. Only the SHA-256 digest is stored; the raw token is shown once.
+
+    A token stops working when it expires, is revoked, its user is deactivated, or (when it
+    has an ``idle_timeout``, as sign-in tokens do) when it has not been used for that long.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True, default="")
@@ -136,6 +148,19 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    kind = models.CharField(
+        max_length=10,
+        choices=TokenKind.choices,
+        default=TokenKind.SERVICE,
+        db_default=TokenKind.SERVICE,
+        editable=False,
+    )
+    idle_timeout = models.DurationField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Unused for this long, the token stops working (none: no idle expiry).",
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -152,3 +177,16 @@ class ApiToken(models.Model):
 
     def is_expired(self, now=None) -> bool:
         return self.expires_at <= (now or timezone.now())
+
+    def is_idle(self, now=None) -> bool:
+        """Whether a token with an idle timeout has gone unused for longer than it allows.
+
+        ``last_used_at`` is written at most once a minute, so the last real use may be up to
+        ``LAST_USED_RESOLUTION`` later than it says; a token is only idle once even that
+        latest possible use is older than the timeout. (It thus stops working between
+        ``idle_timeout`` and ``idle_timeout`` + 1 minute after its last use, never earlier.)
+        """
+        if self.idle_timeout is None:
+            return False
+        last_use = self.last_used_at or self.created_at
+        return (now or timezone.now()) - last_use >= self.idle_timeout + LAST_USED_RESOLUTION

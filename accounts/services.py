@@ -12,6 +12,7 @@ from accounts.models import (
     TOKEN_DISPLAY_CHARS,
     ApiToken,
     Role,
+    TokenKind,
     User,
     UserRole,
     generate_raw_token,
@@ -62,11 +63,24 @@ def user_set_roles(*, user: User, roles: list[str]) -> None:
 
 
 def token_create(
-    *, user: User, days: int | None = None, name: str = "", now: dt.datetime | None = None
+    *,
+    user: User,
+    days: int | None = None,
+    name: str = "",
+    now: dt.datetime | None = None,
+    kind: str = TokenKind.SERVICE,
+    lifetime: dt.timedelta | None = None,
+    idle_timeout: dt.timedelta | None = None,
 ) -> tuple[ApiToken, str]:
-    """Issue a token. Returns the stored row and the raw token, which is never stored."""
+    """Issue a token. Returns the stored row and the raw token, which is never stored.
+
+    It expires after ``lifetime``, else ``days`` days, else ``API_TOKEN_DEFAULT_DAYS``;
+    with an ``idle_timeout`` it also stops working after going unused that long.
+    """
     now = now or timezone.now()
-    days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
+    if lifetime is None:
+        days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
+        lifetime = dt.timedelta(days=days)
     raw = generate_raw_token()
     token = ApiToken.objects.create(
         user=user,
@@ -74,9 +88,31 @@ def token_create(
         digest=hash_token(raw),
         prefix=raw[:TOKEN_DISPLAY_CHARS],
         created_at=now,
-        expires_at=now + dt.timedelta(days=days),
+        expires_at=now + lifetime,
+        kind=kind,
+        idle_timeout=idle_timeout,
     )
     return token, raw
+
+
+def sign_in_token_create(*, user: User, now: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """A sign-in token: ``SIGN_IN_TOKEN_HOURS`` long, ``SIGN_IN_TOKEN_IDLE_MINUTES`` idle."""
+    return token_create(
+        user=user,
+        name="sign-in",
+        now=now,
+        kind=TokenKind.SIGN_IN,
+        lifetime=dt.timedelta(hours=settings.SIGN_IN_TOKEN_HOURS),
+        idle_timeout=dt.timedelta(minutes=settings.SIGN_IN_TOKEN_IDLE_MINUTES),
+    )
+
+
+def token_revoke(*, token: ApiToken, now: dt.datetime | None = None) -> bool:
+    """Revoke one token (sign out); ``False`` if it was revoked already."""
+    now = now or timezone.now()
+    return bool(
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+    )
 
 
 def revocable_tokens(*, user: User) -> QuerySet[ApiToken]:

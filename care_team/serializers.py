@@ -21,6 +21,7 @@ from patients.models import Patient
 ASSIGNMENT_KEYS = ("patient_id", "olcm_user_id", "ilcm_user_id", "provider_id", "reason")
 REMOVAL_KEYS = ("patient_id", "role", "reason")
 BULK_KEYS = ("assignments", "atomic")
+MAX_SEARCH_LENGTH = 200
 
 # --- output -------------------------------------------------------------------
 
@@ -129,6 +130,8 @@ def _text(name: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise UnprocessableEntity(f"{name} must be a string")
+    if "\x00" in value:
+        raise UnprocessableEntity(f"{name} must not contain NUL characters")
     return value
 
 
@@ -215,7 +218,9 @@ def parse_bulk(data: Any) -> tuple[list[tuple[Any, Assignment | InvalidItem]], b
 
 def parse_lcm_list_query(params: Mapping[str, Any]) -> tuple[str, str]:
     """``search`` and ``role`` of ``GET lead_care_managers``."""
-    search = params.get("search") or ""
+    search = _text("search", params.get("search"))
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise UnprocessableEntity(f"search must be at most {MAX_SEARCH_LENGTH} characters")
     role = (params.get("role") or "").strip().lower()
     if role and role not in LcmRole.values:
         raise UnprocessableEntity(ROLE_INVALID)

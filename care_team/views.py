@@ -4,6 +4,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import Action
+from audit.services import record_patients
 from care_team import selectors
 from care_team.serializers import (
     bulk_failure_sentence,
@@ -46,11 +48,13 @@ class AssignView(APIView):
         # Some clients cannot send a DELETE body; then the query string carries the input.
         data = request.data if request.stream is not None else request.query_params.dict()
         patient_id, role, reason = parse_removal(data)
+        record_patients(request, Action.UNASSIGN, [patient_id])
         remove_lcm(patient_id=patient_id, role=role, actor=request.user, reason=reason)
         return Response({"message": "Lead Care Manager assignment removed successfully"})
 
     def _assign(self, request, message: str):
         item = parse_assignment(request.data)
+        record_patients(request, Action.ASSIGN, [item.patient_id])
         case_load = assign_care_team(
             patient_id=item.patient_id,
             olcm_user_id=item.olcm_user_id,
@@ -65,6 +69,8 @@ class AssignView(APIView):
 class BulkAssignView(APIView):
     def post(self, request):
         entries, atomic = parse_bulk(request.data)
+        ids = [getattr(item, "patient_id", None) for _, item in entries]
+        record_patients(request, Action.BULK_ASSIGN, ids)
         result = bulk_assign_care_team(
             assignments=[item for _, item in entries], actor=request.user, atomic=atomic
         )
@@ -77,7 +83,9 @@ class BulkAssignView(APIView):
 
 class PatientLeadCareManagersView(APIView):
     def get(self, request, patient_id: str):
-        patient = selectors.patient_care_team(parse_id("patient_id", patient_id))
+        pk = parse_id("patient_id", patient_id)
+        record_patients(request, Action.READ_DETAIL, [pk])
+        patient = selectors.patient_care_team(pk)
         if patient is None:
             raise NotFound(PATIENT_NOT_FOUND)
         return Response(render_patient_care_team(patient))

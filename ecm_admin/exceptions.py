@@ -7,6 +7,7 @@ DRF exceptions, Django exceptions and database failures all end here (API views 
 
 import logging
 import sys
+import traceback
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -21,6 +22,10 @@ from rest_framework.views import set_rollback
 logger = logging.getLogger("ecm_admin.errors")
 
 INTERNAL_ERROR = "Internal server error"
+TOO_MANY_FAILED_ATTEMPTS = "Too many failed attempts; try again later"
+PRECONDITION_FAILED = (
+    "Precondition failed: the patient was changed by someone else; reload and retry"
+)
 DATABASE_UNAVAILABLE = "Service temporarily unavailable: the database cannot be reached"
 DB_RETRY_AFTER_SECONDS = 5
 
@@ -39,6 +44,32 @@ class UnprocessableEntity(exceptions.APIException):
 
 class NotFound(exceptions.NotFound):
     """404 with the exact sentence the contract names ("Patient not found")."""
+
+
+class PreconditionFailed(exceptions.APIException):
+    """412: ``If-Match`` names a representation that is no longer current."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = PRECONDITION_FAILED
+    default_code = "precondition_failed"
+
+
+class TooManyFailedAttempts(exceptions.Throttled):
+    """429 after too many failed authentications from one client or for one email."""
+
+    def __init__(self, wait: float):
+        exceptions.APIException.__init__(self, detail=TOO_MANY_FAILED_ATTEMPTS)
+        self.wait = wait
+
+
+def internal_error_message() -> str:
+    """The 500 sentence, with the request id so a caller can quote it to the operators."""
+    from ecm_admin.request_context import NO_REQUEST_ID, get_request_id
+
+    request_id = get_request_id()
+    if request_id == NO_REQUEST_ID:
+        return INTERNAL_ERROR
+    return f"{INTERNAL_ERROR} (request id {request_id})"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -117,6 +148,13 @@ def api_exception_handler(exc, context):
             errors = ["Validation failed: " + e for e in flatten_errors(exc.detail)]
         elif isinstance(exc, exceptions.NotAuthenticated):
             errors = ["Authentication required"]
+        elif isinstance(exc, exceptions.Throttled) and not isinstance(exc, TooManyFailedAttempts):
+            wait = headers.get("Retry-After")
+            errors = [
+                f"Rate limit exceeded; try again in {wait} seconds"
+                if wait
+                else "Rate limit exceeded; try again later"
+            ]
         elif isinstance(exc, exceptions.ParseError):
             errors = ["Malformed JSON in request body"]
         elif isinstance(exc, exceptions.UnsupportedMediaType):
@@ -135,10 +173,20 @@ def api_exception_handler(exc, context):
             headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DatabaseError):
-        logger.exception("database error")
+        log_database_error(exc)
     else:
         logger.exception("unhandled error")
-    return Response({"errors": [INTERNAL_ERROR]}, status=500)
+    return Response({"errors": [internal_error_message()]}, status=500)
+
+
+def log_database_error(exc: Exception) -> None:
+    """Log a database error without its message: PostgreSQL puts row values in it
+    ("Key (member_id)=(...) already exists"), and logs must not carry PHI. The SQLSTATE and
+    the stack (code lines only) say what failed and where."""
+    cause = exc.__cause__ or exc
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "-"
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("database error: %s (sqlstate %s)\n%s", type(exc).__name__, sqlstate, stack)
 
 
 def _first_authenticator(context):
@@ -170,4 +218,4 @@ def handler500(request):
         return errors_response(
             [DATABASE_UNAVAILABLE], 503, {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
         )
-    return errors_response([INTERNAL_ERROR], 500)
+    return errors_response([internal_error_message()], 500)

@@ -1,6 +1,7 @@
 """Middleware that keeps every response JSON, even outside DRF views."""
 
 import logging
+import re
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -9,7 +10,7 @@ from django.core.exceptions import (
     RequestDataTooBig,
     SuspiciousOperation,
 )
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 
@@ -18,6 +19,8 @@ from ecm_admin.exceptions import (
     DB_RETRY_AFTER_SECONDS,
     INTERNAL_ERROR,
     errors_response,
+    internal_error_message,
+    log_database_error,
 )
 
 logger = logging.getLogger("ecm_admin.errors")
@@ -49,6 +52,8 @@ def _is_html_error(request, response) -> bool:
 def _as_json_error(response):
     status = response.status_code
     message = HTML_ERROR_MESSAGES.get(status) or response.reason_phrase or "Request failed"
+    if status == 500:
+        message = internal_error_message()
     # Keep Allow, Retry-After, the security headers...; only the body and its type change.
     headers = {
         name: value
@@ -56,6 +61,30 @@ def _as_json_error(response):
         if name.lower() not in ("content-type", "content-length")
     }
     return errors_response([message], status, headers)
+
+
+SAFE_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,50}")
+
+
+def _refuse_input(request):
+    """Input refused before anything else looks at it.
+
+    - A body without ``Content-Length`` (chunked transfer encoding): Django would read it as
+      empty, and its size cannot be checked before reading; 411.
+    - A NUL character in the query string (``%00``), in a name or a value: 422. PostgreSQL
+      text cannot hold it and no parameter of this service needs it.
+    """
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not (
+        request.META.get("CONTENT_LENGTH")
+    ):
+        return errors_response(
+            ["Content-Length is required: chunked request bodies are not accepted"], 411
+        )
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            shown = name if SAFE_PARAMETER_NAME.fullmatch(name) else "A query parameter"
+            return errors_response([f"{shown} must not contain NUL characters"], 422)
+    return None
 
 
 class JsonErrorsMiddleware:
@@ -69,6 +98,9 @@ class JsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        refusal = _refuse_input(request)
+        if refusal is not None:
+            return refusal
         length = request.META.get("CONTENT_LENGTH")
         if length:
             try:
@@ -98,5 +130,8 @@ class JsonErrorsMiddleware:
             )
         if settings.DEBUG:
             return None
-        logger.exception("unhandled error")
-        return errors_response([INTERNAL_ERROR], 500)
+        if isinstance(exception, DatabaseError):
+            log_database_error(exception)
+        else:
+            logger.exception("unhandled error")
+        return errors_response([internal_error_message()], 500)

@@ -34,16 +34,28 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Index wrappers (OpClass) for the trigram search indexes; harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "accounts",
     "patients",
     "care_team",
+    "audit",
 ]
 
 MIDDLEWARE = [
-    "ecm_admin.middleware.JsonErrorsMiddleware",
+    # Request id, no-store and security headers, the request log line: on every response.
+    "ecm_admin.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer, so error responses carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
+    "ecm_admin.middleware.JsonErrorsMiddleware",
+    # One access event per API request that touches patient data or is refused.
+    "audit.middleware.AccessAuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +135,41 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- CORS: only the configured admin frontends, only the API ----------------------------
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/v1/.*$"
+CORS_ALLOW_CREDENTIALS = False  # the token travels in a header, never in a cookie
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "content-type",
+    "x-user-token",
+    "if-match",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ("etag", "x-request-id", "retry-after")
+CORS_PREFLIGHT_MAX_AGE = 600
+
+# The admin shows a new raw token once, in a message: keep messages server-side, not in a
+# cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# --- cache (failed-authentication counters, per-token rate limit) -----------------------
+# Default: memory of each process. With several gunicorn workers each has its own counters,
+# so the effective limits are multiplied by the number of workers. CACHE_URL=db://TABLE
+# shares them through the database (run `manage.py createcachetable` once; costs a few
+# queries per request).
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith("db://"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_URL.removeprefix("db://") or "ecm_cache",
+        }
+    }
+elif CACHE_URL in ("", "locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured("CACHE_URL must be empty, locmem:// or db://TABLE")
 
 # Request bodies above this size are refused with 413 (bulk_assign of 1,000 items fits easily).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 2 * 1024 * 1024)
@@ -131,6 +177,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 # --- API -------------------------------------------------------------------
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 30)
+# Tokens from POST /v1/auth/tokens: lifetime, and expiry after this long unused.
+SIGN_IN_TOKEN_HOURS = env_int("SIGN_IN_TOKEN_HOURS", 12)
+SIGN_IN_TOKEN_IDLE_MINUTES = env_int("SIGN_IN_TOKEN_IDLE_MINUTES", 20)
+# Failed authentications (bad token, bad password) per client IP and per email: past the
+# limit within the window, 429 until the window ends.
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10)
+AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 300)
+# Requests per token (per client IP without a token) and minute; 0 turns the limit off.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.UserTokenAuthentication"],
@@ -140,13 +195,59 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ecm_admin.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": [],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TokenRateThrottle"],
+}
+
+# --- OpenAPI (drf-spectacular): /v1/admin/clinic/ecm/openapi.json, .yaml, /docs ------------
+# Shapes live in patients/schema.py and care_team/schema.py; see ecm_admin/openapi.py.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ECM Admin API",
+    "DESCRIPTION": (
+        "Back office API for Medi-Cal Enhanced Care Management patients and their Lead Care "
+        "Managers. Every route needs `X-User-Token` of a user with the `admin` role. Errors "
+        'are always `{"errors": ["sentence", ...]}`. Dates are `YYYY-MM-DD`, timestamps UTC '
+        "ISO 8601 with milliseconds and `Z`; absent values are `null`, never omitted."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # assets from the drf-spectacular-sidecar package, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # validatorUrl None: no badge fetched from validator.swagger.io (the page works offline).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayOperationId": True, "validatorUrl": None},
+    "TAGS": [
+        {"name": "Patients", "description": "ECM patients and their eligibility information."},
+        {"name": "Lead Care Managers", "description": "oLCM and iLCM assignments."},
+        {"name": "Authentication", "description": "Sign-in tokens."},
+    ],
+    "PREPROCESSING_HOOKS": ["ecm_admin.openapi.preprocess"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ecm_admin.openapi.postprocess",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "AcuityLevelEnum": "patients.choices.AcuityLevel",
+        "MemberRecordStatusEnum": "patients.choices.MemberRecordStatus",
+        "GenderEnum": "patients.choices.Gender",
+        "BulkAssignResultStatusEnum": ["success", "failed"],
+    },
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "ecm_admin.request_context.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django's request logger prints the request line; keep it quiet, we log our own.

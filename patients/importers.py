@@ -77,6 +77,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # Patients created or changed (for the access audit), in the order written.
+    patient_ids: list[int] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -87,6 +89,7 @@ class ImportReport:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.errors.extend(other.errors)
+        self.patient_ids.extend(other.patient_ids)
 
     def summary(self) -> str:
         text = (
@@ -400,6 +403,9 @@ class _MemberImporter(_ChunkImporter):
                 outcome.unchanged += 1
         if not self.dry_run:
             self._save(writes)
+            outcome.patient_ids.extend(change.patient.pk for change in writes.new)
+            outcome.patient_ids.extend(patient.pk for patient in writes.patients)
+            outcome.patient_ids.extend(e.patient_id for e in writes.eligibilities)
 
     def _existing(
         self, member_ids: list[str], lock: bool = False
@@ -555,6 +561,7 @@ class _AuthorizationImporter(_ChunkImporter):
         if not self.dry_run:
             EcmAuthorization.objects.bulk_create(new)
             _bulk_update(changed, [c.model_attr for c in self.auth_columns if c.name != self.key])
+            outcome.patient_ids.extend(a.patient_id for a in [*new, *changed])
 
     def _existing(self, auth_nos: list[str], lock: bool = False) -> dict[str, EcmAuthorization]:
         if not auth_nos:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -104,6 +105,7 @@ def patient_update(
     patient_fields: dict[str, Any],
     eligibility_fields: dict[str, Any],
     actor: User | None,
+    precondition: Callable[[], None] | None = None,
 ) -> None:
     """Apply validated changes to an ECM patient and its eligibility information.
 
@@ -112,6 +114,9 @@ def patient_update(
     transaction records a status-history entry and an activity when the member record
     status changes, and one activity naming the other changed fields (never their values).
     Raises ``NotFound`` for an unknown or non-ECM patient and ``UnprocessableEntity``.
+
+    ``precondition`` (e.g. the ``If-Match`` check of ``patients.etags``) runs once the row is
+    locked and before anything is written; whatever it raises aborts the update.
     """
     patient = (
         Patient.objects.select_for_update()
@@ -121,6 +126,8 @@ def patient_update(
     )
     if patient is None:
         raise NotFound("Patient not found")
+    if precondition is not None:
+        precondition()
     eligibility = patient.ecm_eligibility_information
 
     changed_patient = _assign_changes(patient, patient_fields)

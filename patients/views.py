@@ -7,10 +7,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import Action
+from audit.services import record_patients
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
 from ecm_admin.pagination import page_request, paginate
 from patients import selectors, services
+from patients.etags import if_match_check, representation_etag
 from patients.filtersets import PatientFilterSet, order_patients
 from patients.serializers import parse_patient_update, patient_detail, patient_list_item
 
@@ -22,10 +25,12 @@ def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Map
     filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
     queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
     return paginate(
-        selectors.patient_list(filtered=queryset),
+        queryset,
         page_request(paging),
         PLURAL,
         patient_list_item,
+        count=selectors.ecm_patient_count() if filterset.is_unfiltered() else None,
+        load=selectors.patient_rows,
     )
 
 
@@ -35,14 +40,14 @@ class PatientListView(APIView):
     def get(self, request):
         params = request.query_params
         filters = {key: params.get(key) for key in PatientFilterSet.base_filters if key in params}
-        return Response(
-            _patients_page(
-                filters=filters,
-                sort_by=params.get("sort_by"),
-                sort_dir=params.get("sort_dir"),
-                paging=params,
-            )
+        body = _patients_page(
+            filters=filters,
+            sort_by=params.get("sort_by"),
+            sort_dir=params.get("sort_dir"),
+            paging=params,
         )
+        record_patients(request, Action.READ_LIST, [p["id"] for p in body[PLURAL]])
+        return Response(body)
 
 
 def _filter_value(name: str, value: Any) -> str | None:
@@ -60,8 +65,9 @@ class PatientFilterView(APIView):
     def post(self, request):
         body = json_object(request.data)
         reject_unknown_keys(body, FILTER_BODY_KEYS)
-        filters = body.get("filters") or {}
-        filters = json_object(filters, "filters")
+        # Absent or null: no filters; anything but an object (false, 0, "", []) is 422.
+        filters = body.get("filters")
+        filters = {} if filters is None else json_object(filters, "filters")
         reject_unknown_keys(filters, PatientFilterSet.FILTER_KEYS, "filters")
         data = {name: _filter_value(name, value) for name, value in filters.items()}
         search = body.get("search")
@@ -69,14 +75,14 @@ class PatientFilterView(APIView):
             raise UnprocessableEntity("search must be a string")
         data["search"] = search
         data = {key: value for key, value in data.items() if value is not None}
-        return Response(
-            _patients_page(
-                filters=data,
-                sort_by=body.get("sort_by"),
-                sort_dir=body.get("sort_dir"),
-                paging=body,
-            )
+        page = _patients_page(
+            filters=data,
+            sort_by=body.get("sort_by"),
+            sort_dir=body.get("sort_dir"),
+            paging=body,
         )
+        record_patients(request, Action.READ_LIST, [p["id"] for p in page[PLURAL]])
+        return Response(page)
 
 
 def _patient_or_404(patient_id: int):
@@ -90,11 +96,14 @@ class PatientDetailView(APIView):
     """GET /patients/{id}; PUT and PATCH (both partial) update it."""
 
     def get(self, request, patient_id: str):
-        patient = _patient_or_404(parse_id("id", patient_id))
-        return Response({"patient": patient_detail(patient)})
+        pk = parse_id("id", patient_id)
+        record_patients(request, Action.READ_DETAIL, [pk])
+        detail = patient_detail(_patient_or_404(pk))
+        return Response({"patient": detail}, headers={"ETag": representation_etag(detail)})
 
     def put(self, request, patient_id: str):
         pk = parse_id("id", patient_id)
+        record_patients(request, Action.UPDATE, [pk])
         try:
             changes = parse_patient_update(request.data)
         except UnprocessableEntity:
@@ -107,7 +116,10 @@ class PatientDetailView(APIView):
             patient_fields=changes.patient,
             eligibility_fields=changes.eligibility,
             actor=request.user,
+            # If-Match: checked under the row lock; a stale ETag is 412 and writes nothing.
+            precondition=if_match_check(request.headers.get("If-Match"), pk),
         )
-        return Response({"patient": patient_detail(_patient_or_404(pk))})
+        detail = patient_detail(_patient_or_404(pk))
+        return Response({"patient": detail}, headers={"ETag": representation_etag(detail)})
 
     patch = put

@@ -37,6 +37,14 @@ def viewer_client(db):
     return client
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit and failed-authentication counters live in the cache: none carry over."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def anon_client():
     return APIClient()

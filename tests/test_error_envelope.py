@@ -246,7 +246,8 @@ def test_non_numeric_content_length_is_400_json(admin_client):
 
 def test_unexpected_exception_in_api_view_is_500_without_details(db, caplog):
     response = APIClient().get("/boom")
-    assert assert_envelope(response, 500) == [INTERNAL_ERROR]
+    request_id = response["X-Request-ID"]
+    assert assert_envelope(response, 500) == [f"{INTERNAL_ERROR} (request id {request_id})"]
     assert b"Doe" not in response.content and b"SELECT" not in response.content
     # ...but the operators still get the traceback in the log.
     assert "RuntimeError" in caplog.text
@@ -255,7 +256,8 @@ def test_unexpected_exception_in_api_view_is_500_without_details(db, caplog):
 def test_unexpected_exception_in_plain_view_is_500_without_details(db):
     client = Client(raise_request_exception=False)
     response = client.get("/plain/boom")
-    assert assert_envelope(response, 500) == [INTERNAL_ERROR]
+    request_id = response["X-Request-ID"]
+    assert assert_envelope(response, 500) == [f"{INTERNAL_ERROR} (request id {request_id})"]
     assert b"Doe" not in response.content
 
 

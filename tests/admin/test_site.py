@@ -2,6 +2,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from audit.models import AccessEvent
 from tests import factories
 from tests.admin import sign_in
 
@@ -51,6 +52,7 @@ def one_of_each():
         lcm,
         lcm.roles.get(),
         factories.ApiTokenFactory(user=lcm),
+        AccessEvent.objects.create(source="api", action="read_detail", patient_ids=[patient.pk]),
     ]
 
 

@@ -562,4 +562,5 @@ def test_patient_lcms_errors(admin_client):
 
 
 def test_patient_lcms_query_count(admin_client, assigned):
-    assert _count_queries(admin_client, patient_lcms_url(assigned.patient_id)) == 2
+    # token, patient with care team, the access event INSERT
+    assert _count_queries(admin_client, patient_lcms_url(assigned.patient_id)) == 3

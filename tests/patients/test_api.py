@@ -867,7 +867,8 @@ def test_list_query_count_does_not_grow_with_the_page(
     with django_assert_num_queries(few):
         response = admin_client.get(f"{BASE}/patients?per_page=100")
     assert len(response.json()["patients"]) == 50
-    assert few <= 3
+    # token, count, the page's ids, the page's rows, the access-audit row
+    assert few <= 5
 
 
 def test_filter_query_count_does_not_grow_with_the_page(
@@ -891,6 +892,7 @@ def test_detail_query_count_is_fixed(admin_client, john, django_assert_num_queri
         factories.StatusHistoryFactory(patient=john)
         factories.ActivityFactory(patient=john)
     admin_client.get(f"{BASE}/patients/{john.id}")  # warm last_used_at
-    # auth, patient (+eligibility, care team, activity aggregates), authorizations, history
-    with django_assert_num_queries(4):
+    # auth, patient (+eligibility, care team, activity aggregates), authorizations, history,
+    # the access-audit row
+    with django_assert_num_queries(5):
         admin_client.get(f"{BASE}/patients/{john.id}")

@@ -6,16 +6,19 @@ from typing import Any
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.core.validators import validate_email
 
 from accounts.models import Role, User
 from accounts.services import user_upsert
+from audit.commands import AuditedCommand
+from audit.models import Action
 
 ROLE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    audit_action = Action.USER_CHANGE
     help = (
         "Create or update a user by email. The user's roles become exactly --roles, and staff "
         "status exactly --staff. The password, if any, is read from an environment variable."

@@ -2,13 +2,16 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts.models import User
 from accounts.services import revocable_tokens, tokens_revoke
+from audit.commands import AuditedCommand
+from audit.models import Action
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    audit_action = Action.TOKEN_REVOKE
     help = "Revoke all of a user's API tokens (they stop working at once)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -11,9 +11,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.models import User
+from audit.commands import AuditedCommand
+from audit.models import Action
 from care_team import selectors
 from care_team.services import (
     MAX_BULK_ITEMS,
@@ -48,8 +50,9 @@ class Row:
         return self.cells.get(column, "")
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Assign oLCMs/iLCMs (and providers) to ECM patients from a CSV file."
+    audit_action = Action.BULK_ASSIGN
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file with a header row")
@@ -65,6 +68,7 @@ class Command(BaseCommand):
         if len(reason) > MAX_REASON_LENGTH:
             raise CommandError(f"--reason must be at most {MAX_REASON_LENGTH} characters")
         actor = self._actor(options["actor_email"])
+        self.audit_user_id = actor.pk if actor else None
         total = self._count_rows(path)
 
         processed = failed = 0
@@ -76,8 +80,9 @@ class Command(BaseCommand):
                 writer.writerow(RESULT_COLUMNS)
             with Progress(total, label="Assigning") as bar:
                 for rows in self._chunks(path):
+                    items = self._items(rows, reason)
                     result = bulk_assign_care_team(
-                        assignments=self._items(rows, reason),
+                        assignments=items,
                         actor=actor,
                         default_actor_name=COMMAND_ACTOR_NAME,
                         dry_run=dry_run,
@@ -95,6 +100,11 @@ class Command(BaseCommand):
                             )
                         if errors and len(failures) < MAX_REPORTED_FAILURES:
                             failures.append(f"line {row.line}: {'; '.join(errors)}")
+                    self.audit_patient_ids.extend(
+                        item.patient_id
+                        for item, errors in zip(items, result.errors, strict=True)
+                        if not errors and isinstance(item, Assignment)
+                    )
                     processed += len(rows)
                     failed += result.failed_count
                     bar.advance(len(rows))

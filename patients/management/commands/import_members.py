@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from audit.commands import AuditedCommand
+from audit.models import Action
 from ecm_admin.progress import Progress
 from patients.importers import (
     ImportFileError,
@@ -21,7 +23,7 @@ from patients.importers import (
 ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets add
 
 
-class CsvImportCommand(BaseCommand):
+class CsvImportCommand(AuditedCommand):
     """Reads a CSV file for an import service and prints its report.
 
     Row problems go to stderr as ``line N: ...``, the one-line summary to stdout. Exits
@@ -30,6 +32,7 @@ class CsvImportCommand(BaseCommand):
     """
 
     label = ""  # "members", "authorizations"
+    audit_action = Action.IMPORT
     importer: Callable[..., ImportReport]
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -58,6 +61,7 @@ class CsvImportCommand(BaseCommand):
             except ImportInterrupted as exc:
                 interrupted, report = exc, exc.report
         self._print(path, report)
+        self.audit_patient_ids.extend(report.patient_ids)
         if interrupted is not None:
             raise CommandError(f"{path.name}: {interrupted}") from interrupted
         if report.failed:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import User
 from accounts.services import user_upsert
+from audit.commands import AuditedCommand
+from audit.models import Action
 from care_team.choices import CareTeamRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
 from patients.choices import ActivityKind, AcuityLevel, Gender, MemberRecordStatus
@@ -440,7 +442,8 @@ def _patient_count(value: str) -> int:
     return count
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    audit_action = Action.SEED
     help = (
         "Load a deterministic demo data set (ECM patients, eligibility, authorizations, status "
         "history, users and care teams) for local use. Running it again creates nothing."
