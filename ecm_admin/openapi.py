@@ -1,0 +1,310 @@
+"""The OpenAPI 3 description of the API (drf-spectacular) and the pages that serve it.
+
+Routes (public, no token, no data):
+
+- ``GET /v1/admin/clinic/ecm/openapi.json`` and ``openapi.yaml``: the schema;
+- ``GET /v1/admin/clinic/ecm/docs``: Swagger UI;
+- ``GET /static/drf_spectacular_sidecar/...``: the Swagger UI assets, served from the pinned
+  ``drf-spectacular-sidecar`` package, so the page works without any CDN. (No Redoc: its page
+  loads web fonts from Google.)
+
+The views of the API do not use DRF serializers, so their shapes are described by schema-only
+serializers in ``patients/schema.py`` and ``care_team/schema.py``; importing those modules
+(below) attaches the annotations to the views. This module holds what every route shares: the
+``Errors`` envelope, the ``Pagination`` object, the ``X-User-Token`` security scheme, the error
+responses, and the hooks that finish the document.
+
+Wired in ``ecm_admin.urls`` with ``path("", include("ecm_admin.openapi"))``.
+"""
+
+import re
+from pathlib import Path
+
+import drf_spectacular_sidecar
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import Http404
+from django.urls import path, re_path
+from django.views.decorators.http import require_safe
+from django.views.static import serve
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularSwaggerView,
+    SpectacularYAMLAPIView,
+)
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+API_PREFIX = "v1/admin/clinic/ecm/"
+# Operations under these paths are documented; everything else (health probe, admin) is not.
+DOCUMENTED_PREFIXES = ("/v1/",)
+
+# --- shared components -----------------------------------------------------------------------
+
+
+class ErrorsSerializer(serializers.Serializer):
+    """Every error body: a non-empty list of human-readable sentences naming the field."""
+
+    errors = serializers.ListField(
+        child=serializers.CharField(), min_length=1, help_text="Sentences, at least one."
+    )
+
+    class Meta:
+        ref_name = "Errors"
+
+
+class PaginationSerializer(serializers.Serializer):
+    current_page = serializers.IntegerField(min_value=1)
+    total_pages = serializers.IntegerField(min_value=0)
+    total_count = serializers.IntegerField(min_value=0)
+    per_page = serializers.IntegerField(min_value=1, max_value=100)
+
+    class Meta:
+        ref_name = "Pagination"
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+    class Meta:
+        ref_name = "Message"
+
+
+def error_example(status: int, sentence: str, name: str | None = None) -> OpenApiExample:
+    return OpenApiExample(
+        name or f"{status}", value={"errors": [sentence]}, response_only=True, status_codes=[status]
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON in the request body, or a Content-Length that is not a number.",
+    401: (
+        "Missing, unknown, expired or revoked token, or inactive user. "
+        "Sent with `WWW-Authenticate: Token`."
+    ),
+    403: "Authenticated, but the user lacks the `admin` role.",
+    404: "Not found.",
+    405: "Method not allowed on this path (the `Allow` header lists the accepted ones).",
+    406: "The `Accept` header excludes `application/json`.",
+    412: "`If-Match` does not match the current version of the record.",
+    413: "Request body too large.",
+    415: "Unsupported media type: send `Content-Type: application/json`.",
+    422: "Validation failed: one sentence per problem, naming the field.",
+    429: "Rate limited. Sent with `Retry-After` (seconds).",
+    503: "The database cannot be reached. Sent with `Retry-After` (seconds).",
+}
+ERROR_EXAMPLES = {
+    400: ["Malformed JSON in request body"],
+    401: ["Authentication required"],
+    403: ["Admin access required"],
+    404: ["Not found"],
+    405: ['Method "PATCH" not allowed.'],
+    406: ["Could not satisfy the request Accept header."],
+    412: ["Precondition failed: the patient was changed by someone else; reload and retry"],
+    413: ["Request body is too large (limit 2097152 bytes)"],
+    415: ['Unsupported media type "text/plain" in request.; send application/json'],
+    422: ["Validation failed"],
+    429: ["Rate limit exceeded; try again in 12 seconds"],
+    503: ["Service temporarily unavailable: the database cannot be reached"],
+}
+# Every operation can answer these.
+COMMON_ERRORS = (401, 403, 405, 406, 429, 503)
+# Operations that read a JSON body can also answer these.
+BODY_ERRORS = (400, 413, 415)
+# Response headers by status (added to every response with that status by ``postprocess``).
+ERROR_HEADERS = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The authentication scheme: `Token` (send it in `X-User-Token`).",
+            "required": True,
+            "schema": {"type": "string", "example": "Token"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "required": True,
+            "schema": {"type": "string", "pattern": r"^[0-9]+$"},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "required": True,
+            "schema": {"type": "string", "pattern": r"^[0-9]+$"},
+        }
+    },
+}
+
+
+def error_responses(*statuses: int, **examples: list[str]) -> dict[int, OpenApiResponse]:
+    """``{status: OpenApiResponse(Errors)}`` for the given statuses plus the common ones.
+
+    ``examples`` maps ``"e404"``-style keys to the sentences of that status's example, for
+    statuses whose wording the contract fixes (``"Patient not found"``).
+    """
+    responses = {}
+    for status in sorted({*statuses, *COMMON_ERRORS}):
+        sentences = examples.get(f"e{status}", ERROR_EXAMPLES[status])
+        responses[status] = OpenApiResponse(
+            ErrorsSerializer,
+            description=ERROR_DESCRIPTIONS[status],
+            examples=[
+                OpenApiExample(
+                    f"Error {status}",
+                    value={"errors": sentences},
+                    response_only=True,
+                    status_codes=[str(status)],
+                )
+            ],
+        )
+    return responses
+
+
+# --- authentication --------------------------------------------------------------------------
+
+
+class UserTokenScheme(OpenApiAuthenticationExtension):
+    """``X-User-Token: <token>``, as read by ``accounts.authentication``."""
+
+    target_class = "accounts.authentication.UserTokenAuthentication"
+    name = "UserToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-User-Token",
+            "description": (
+                "An API token issued with `manage.py create_token` (or `POST /v1/auth/tokens` "
+                "where available). Every route requires a user with the `admin` role."
+            ),
+        }
+
+
+# --- hooks (SPECTACULAR_SETTINGS) ------------------------------------------------------------
+
+
+def preprocess(endpoints):
+    """Document the API only: not the health probe, the admin or these documentation pages."""
+    return [
+        (path_, path_regex, method, callback)
+        for path_, path_regex, method, callback in endpoints
+        if path_.startswith(DOCUMENTED_PREFIXES)
+    ]
+
+
+_DETAIL_PATH = re.compile(r"^(/v1/admin/clinic/ecm/patients/)\{patient_id\}$")
+
+
+def _forbid_unknown_keys(schema: dict) -> None:
+    """The API answers 422 for unknown keys, and its responses carry no others: say so."""
+    if schema.get("type") == "object" and "properties" in schema:
+        schema.setdefault("additionalProperties", False)
+
+
+def postprocess(result, generator, request, public):
+    """Finish the document: paths without the optional trailing slash, ``{id}`` as the seed
+    names the patient detail parameter, closed objects, and the headers of error responses."""
+    paths = {}
+    for raw_path, item in result.get("paths", {}).items():
+        path_ = raw_path.rstrip("/") or "/"
+        match = _DETAIL_PATH.match(path_)
+        if match:
+            path_ = f"{match.group(1)}{{id}}"
+            for operation in item.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "path" and parameter.get("name") == "patient_id":
+                        parameter["name"] = "id"
+        paths[path_] = item
+        for method, operation in item.items():
+            if method == "get":
+                # A query parameter sent empty (``?status=``) means the same as one left out.
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query":
+                        parameter["allowEmptyValue"] = True
+            for status, response in operation.get("responses", {}).items():
+                headers = ERROR_HEADERS.get(int(status)) if status.isdigit() else None
+                if headers:
+                    response.setdefault("headers", {}).update(headers)
+    result["paths"] = paths
+    schemas = result.get("components", {}).get("schemas", {})
+    # PATCH means the same as PUT here (both partial, `patient` required): one body component.
+    patched = {
+        f"#/components/schemas/{name}": f"#/components/schemas/{name.removeprefix('Patched')}"
+        for name in schemas
+        if name.startswith("Patched") and name.removeprefix("Patched") in schemas
+    }
+    for ref in patched:
+        del schemas[ref.rsplit("/", 1)[1]]
+    _replace_refs(result["paths"], patched)
+    for schema in schemas.values():
+        _forbid_unknown_keys(schema)
+    return result
+
+
+def _replace_refs(node, refs: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        if node.get("$ref") in refs:
+            node["$ref"] = refs[node["$ref"]]
+        for value in node.values():
+            _replace_refs(value, refs)
+    elif isinstance(node, list):
+        for value in node:
+            _replace_refs(value, refs)
+
+
+# --- views and routes ------------------------------------------------------------------------
+
+
+class _Public:
+    """The schema and the documentation pages need no token and show no data."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+
+class SchemaJsonView(_Public, SpectacularJSONAPIView):
+    pass
+
+
+class SchemaYamlView(_Public, SpectacularYAMLAPIView):
+    pass
+
+
+class SwaggerView(_Public, SpectacularSwaggerView):
+    url_name = "openapi-json"
+
+
+SIDECAR_STATIC = Path(drf_spectacular_sidecar.__file__).resolve().parent / "static"
+
+
+@require_safe
+def sidecar_asset(request, path: str):
+    """Swagger UI assets from the pinned sidecar package (read-only, fixed root).
+
+    ``django.views.static.serve`` resolves ``path`` safely inside the root and answers
+    ``If-Modified-Since``; the files change only with the package version, so they may be
+    cached for a day. Served here because nothing else serves static files under gunicorn.
+    """
+    try:
+        response = serve(request, f"drf_spectacular_sidecar/{path}", document_root=SIDECAR_STATIC)
+    except SuspiciousFileOperation:  # "../" out of the directory
+        raise Http404 from None
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# Importing the schema modules attaches the operations' annotations to the views.
+from accounts import schema as _accounts_schema  # noqa: E402, F401
+from care_team import schema as _care_team_schema  # noqa: E402, F401
+from patients import schema as _patients_schema  # noqa: E402, F401
+
+urlpatterns = [
+    re_path(rf"^{API_PREFIX}openapi\.json$", SchemaJsonView.as_view(), name="openapi-json"),
+    re_path(rf"^{API_PREFIX}openapi\.yaml$", SchemaYamlView.as_view(), name="openapi-yaml"),
+    re_path(rf"^{API_PREFIX}docs/?$", SwaggerView.as_view(), name="openapi-docs"),
+    path("static/drf_spectacular_sidecar/<path:path>", sidecar_asset, name="openapi-asset"),
+]
