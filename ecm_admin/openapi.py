@@ -4,8 +4,8 @@ Routes (public, no token, no data):
 
 - ``GET /v1/admin/clinic/ecm/openapi.json`` and ``openapi.yaml``: the schema;
 - ``GET /v1/admin/clinic/ecm/docs``: Swagger UI;
-- ``GET /static/drf_spectacular_sidecar/...``: the Swagger UI assets, served from the pinned
-  ``drf-spectacular-sidecar`` package, so the page works without any CDN. (No Redoc: its page
+- the Swagger UI assets come from the pinned ``drf-spectacular-sidecar`` package under
+  ``/static/`` (served by WhiteNoise), so the page works without any CDN. (No Redoc: its page
   loads web fonts from Google.)
 
 The views of the API do not use DRF serializers, so their shapes are described by schema-only
@@ -18,14 +18,8 @@ Wired in ``ecm_admin.urls`` with ``path("", include("ecm_admin.openapi"))``.
 """
 
 import re
-from pathlib import Path
 
-import drf_spectacular_sidecar
-from django.core.exceptions import SuspiciousFileOperation
-from django.http import Http404
-from django.urls import path, re_path
-from django.views.decorators.http import require_safe
-from django.views.static import serve
+from django.urls import re_path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from drf_spectacular.views import (
@@ -278,25 +272,6 @@ class SwaggerView(_Public, SpectacularSwaggerView):
     url_name = "openapi-json"
 
 
-SIDECAR_STATIC = Path(drf_spectacular_sidecar.__file__).resolve().parent / "static"
-
-
-@require_safe
-def sidecar_asset(request, path: str):
-    """Swagger UI assets from the pinned sidecar package (read-only, fixed root).
-
-    ``django.views.static.serve`` resolves ``path`` safely inside the root and answers
-    ``If-Modified-Since``; the files change only with the package version, so they may be
-    cached for a day. Served here because nothing else serves static files under gunicorn.
-    """
-    try:
-        response = serve(request, f"drf_spectacular_sidecar/{path}", document_root=SIDECAR_STATIC)
-    except SuspiciousFileOperation:  # "../" out of the directory
-        raise Http404 from None
-    response["Cache-Control"] = "public, max-age=86400"
-    return response
-
-
 # Importing the schema modules attaches the operations' annotations to the views.
 from accounts import schema as _accounts_schema  # noqa: E402, F401
 from care_team import schema as _care_team_schema  # noqa: E402, F401
@@ -306,5 +281,4 @@ urlpatterns = [
     re_path(rf"^{API_PREFIX}openapi\.json$", SchemaJsonView.as_view(), name="openapi-json"),
     re_path(rf"^{API_PREFIX}openapi\.yaml$", SchemaYamlView.as_view(), name="openapi-yaml"),
     re_path(rf"^{API_PREFIX}docs/?$", SwaggerView.as_view(), name="openapi-docs"),
-    path("static/drf_spectacular_sidecar/<path:path>", sidecar_asset, name="openapi-asset"),
 ]

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     # Request id, no-store and security headers, the request log line: on every response.
     "ecm_admin.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything that may answer, so error responses carry CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
     "ecm_admin.middleware.JsonErrorsMiddleware",
@@ -119,6 +120,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves /static/ (the admin's and Swagger UI's assets) from the collected files,
+# or straight from the installed apps when collectstatic has not been run (make serve).
+WHITENOISE_USE_FINDERS = True
 
 # --- HTTP hardening --------------------------------------------------------
 HTTPS_ONLY = env_bool("HTTPS_ONLY", not DEBUG)

@@ -22,7 +22,6 @@ PUBLIC = {
     "openapi-yaml": {"GET", "HEAD", "OPTIONS"},
     "openapi-docs": {"GET", "HEAD", "OPTIONS"},
     "openapi-redoc": {"GET", "HEAD", "OPTIONS"},
-    "openapi-asset": {"GET", "HEAD", "OPTIONS"},
 }
 # Routes that need a valid token but no particular role (sign out).
 ANY_ROLE = {"auth-token-current"}

@@ -70,3 +70,10 @@ def test_every_page_renders(client, staff):
         request = client.get(INDEX).wsgi_request
         if model_admin.has_add_permission(request):
             assert client.get(reverse(f"{name}_add")).status_code == 200, name
+
+
+def test_admin_static_files_are_served_by_the_app(client):
+    """Under gunicorn nothing else serves /static/: the admin must not come up unstyled."""
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content)
