@@ -41,6 +41,8 @@ class CaseLoad(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Patients for whom a user is both oLCM and iLCM (the LCM list's distinct count).
+        indexes = [models.Index(fields=["olcm", "ilcm"], name="caseload_olcm_ilcm")]
 
     def __str__(self) -> str:
         return f"Case load of patient {self.patient_id}"

@@ -40,20 +40,13 @@ def active_lcms() -> QuerySet[User]:
 
 
 def lead_care_managers(*, search: str = "", role: str = "") -> QuerySet[User]:
-    """Active LCMs ordered by name, each with its assignment counts and its roles.
+    """Active LCMs ordered by name (the page's ids; ``lead_care_manager_rows`` renders them).
 
     ``search``: case-insensitive substring of the full name "First Last" (so of first or last
     name too) or of the email. ``role``: ``olcm``/``ilcm`` keeps those holding at least one
-    such assignment. The counts are correlated subqueries in the page query; roles come in
-    one prefetch query.
+    such assignment.
     """
-    users = active_lcms().annotate(
-        assigned_patients_count=_count(
-            CaseLoad.objects.filter(Q(olcm_id=OuterRef("pk")) | Q(ilcm_id=OuterRef("pk")))
-        ),
-        olcm_assignments_count=_count(CaseLoad.objects.filter(olcm_id=OuterRef("pk"))),
-        ilcm_assignments_count=_count(CaseLoad.objects.filter(ilcm_id=OuterRef("pk"))),
-    )
+    users = active_lcms()
     search = " ".join(search.split())
     if search:
         users = users.alias(full_name=Concat("first_name", Value(" "), "last_name")).filter(
@@ -63,9 +56,27 @@ def lead_care_managers(*, search: str = "", role: str = "") -> QuerySet[User]:
         users = users.filter(Exists(CaseLoad.objects.filter(olcm_id=OuterRef("pk"))))
     elif role == LcmRole.ILCM:
         users = users.filter(Exists(CaseLoad.objects.filter(ilcm_id=OuterRef("pk"))))
-    return users.prefetch_related(
-        Prefetch("roles", queryset=Role.objects.order_by("name", "id"))
-    ).order_by("first_name", "last_name", "id")
+    return users.order_by("first_name", "last_name", "id")
+
+
+def lead_care_manager_rows(ids: list[int]) -> QuerySet[User]:
+    """The LCMs of one page with their assignment counts (correlated subqueries, computed for
+    these rows only) and their roles (one prefetch query).
+
+    Each count reads one index only (``olcm``, ``ilcm``, ``(olcm, ilcm)``): the distinct
+    patients are the oLCM assignments plus the iLCM ones, less those where the user is both.
+    """
+    olcm = _count(CaseLoad.objects.filter(olcm_id=OuterRef("pk")))
+    ilcm = _count(CaseLoad.objects.filter(ilcm_id=OuterRef("pk")))
+    both = _count(CaseLoad.objects.filter(olcm_id=OuterRef("pk"), ilcm_id=OuterRef("pk")))
+    return (
+        User.objects.filter(pk__in=ids)
+        .annotate(olcm_assignments_count=olcm, ilcm_assignments_count=ilcm)
+        .annotate(
+            assigned_patients_count=F("olcm_assignments_count") + F("ilcm_assignments_count") - both
+        )
+        .prefetch_related(Prefetch("roles", queryset=Role.objects.order_by("name", "id")))
+    )
 
 
 def patient_care_team(patient_id: int) -> Patient | None:

@@ -34,7 +34,15 @@ class LeadCareManagerListView(APIView):
         search, role = parse_lcm_list_query(request.query_params)
         page = page_request(request.query_params)
         users = selectors.lead_care_managers(search=search, role=role)
-        return Response(paginate(users, page, "lead_care_managers", render_lead_care_manager))
+        return Response(
+            paginate(
+                users,
+                page,
+                "lead_care_managers",
+                render_lead_care_manager,
+                load=selectors.lead_care_manager_rows,
+            )
+        )
 
 
 class AssignView(APIView):
