@@ -27,6 +27,7 @@ from accounts.choices import RoleName
 from accounts.models import User, UserRole
 from care_team.choices import CareTeamRole, LcmRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
+from ecm_admin.db import bulk_update_rows
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
 from patients.models import Activity, Patient
@@ -219,7 +220,7 @@ class _Batch:
         if self.created:
             CaseLoad.objects.bulk_create(self.created)
         if self.changed:
-            CaseLoad.objects.bulk_update(list(self.changed.values()), _CASE_LOAD_FIELDS)
+            bulk_update_rows(list(self.changed.values()), _CASE_LOAD_FIELDS)
         if self.history:
             LcmAssignmentHistory.objects.bulk_create(self.history)
         if self.activities:

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from ecm_admin.db import bulk_update_rows
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.models import (
     Activity,
@@ -456,9 +457,11 @@ class _MemberImporter(_ChunkImporter):
         for change in writes.new:
             change.eligibility.patient = change.patient
         EcmEligibilityInformation.objects.bulk_create([c.eligibility for c in writes.new])
-        _bulk_update(writes.patients, [c.model_attr for c in self.patient_columns])
+        bulk_update_rows(
+            writes.patients, [*(c.model_attr for c in self.patient_columns), "updated_at"]
+        )
         eligibility_attrs = [c.model_attr for c in self.eligibility_columns if c.name != self.key]
-        _bulk_update(writes.eligibilities, eligibility_attrs)
+        bulk_update_rows(writes.eligibilities, [*eligibility_attrs, "updated_at"])
         statuses = [(c.patient.pk, None, c.eligibility.member_record_status) for c in writes.new]
         _record_status_changes(statuses + writes.status_changes, now)
 
@@ -466,22 +469,6 @@ class _MemberImporter(_ChunkImporter):
 def _assign(obj: models.Model, changes: Values) -> None:
     for attr, value in changes.items():
         setattr(obj, attr, value)
-
-
-def _bulk_update(objs: Sequence[models.Model], attrs: list[str]) -> None:
-    """Write ``attrs`` (and ``updated_at``) of rows that exist and are locked.
-
-    One ``INSERT ... ON CONFLICT (id) DO UPDATE`` per batch: every row conflicts on its id, so
-    each is updated and none inserted. This costs what ``bulk_create`` costs, whereas
-    ``QuerySet.bulk_update`` builds CASE expressions whose cost grows with rows x columns.
-    """
-    if objs:
-        type(objs[0]).objects.bulk_create(
-            objs,
-            update_conflicts=True,
-            unique_fields=["id"],
-            update_fields=[*attrs, "updated_at"],  # updated_at: auto_now, set on insert
-        )
 
 
 def _record_status_changes(changes: list[tuple[int, str | None, str]], at: dt.datetime) -> None:
@@ -560,7 +547,10 @@ class _AuthorizationImporter(_ChunkImporter):
                 outcome.unchanged += 1
         if not self.dry_run:
             EcmAuthorization.objects.bulk_create(new)
-            _bulk_update(changed, [c.model_attr for c in self.auth_columns if c.name != self.key])
+            bulk_update_rows(
+                changed,
+                [*(c.model_attr for c in self.auth_columns if c.name != self.key), "updated_at"],
+            )
             outcome.patient_ids.extend(a.patient_id for a in [*new, *changed])
 
     def _existing(self, auth_nos: list[str], lock: bool = False) -> dict[str, EcmAuthorization]:
