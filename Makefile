@@ -7,6 +7,7 @@
 #   make serve   gunicorn with gunicorn.conf.py (production settings: SECRET_KEY required)
 #   make schema  regenerate docs/openapi.yaml (the committed OpenAPI document)
 #   make contract    Schemathesis fuzzing against gunicorn + PostgreSQL (.ci/schemathesis.sh)
+#   make bench   the performance benchmark on PostgreSQL (bench/README.md; BENCH_ARGS=...)
 #   make clean   remove caches, build output and the local SQLite database
 #   make distclean   clean, and remove .venv too
 
@@ -27,7 +28,7 @@ DEV_ENV = DEBUG=1 HTTPS_ONLY=0
 
 PIP_ENV = PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-.PHONY: install run test lint format check serve schema contract lock clean distclean
+.PHONY: install run test lint format check serve schema contract bench lock clean distclean
 
 install: $(STAMP)
 
@@ -92,6 +93,12 @@ schema: install
 
 contract: install
 	bash .ci/schemathesis.sh
+
+# Not part of make test: builds a data set (default 100,000 patients) and measures every route.
+# make bench BENCH_ARGS="--patients 1000000"
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Rewrites requirements.lock from the installed packages (after changing pyproject.toml).
 lock: install

@@ -52,6 +52,19 @@ def page_request(params: Mapping[str, Any]) -> PageRequest:
     return PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
 
 
+def _page_ids(queryset: QuerySet, request: PageRequest, total: int) -> list[int]:
+    """The page's ids. Past the middle, the mirrored page of the reversed order is read
+    instead (the ordering always ends in the id, so it is total and reverses exactly), so
+    the last page skips as few rows as the first.
+    """
+    ids = queryset.values_list("pk", flat=True)
+    if request.offset <= total // 2:
+        return list(ids[request.offset : request.offset + request.per_page])
+    take = min(request.per_page, total - request.offset)
+    start = max(total - request.offset - request.per_page, 0)
+    return list(reversed(ids.reverse()[start : start + take]))
+
+
 def paginate(
     queryset: QuerySet,
     request: PageRequest,
@@ -75,7 +88,7 @@ def paginate(
     elif load is None:
         rows = list(queryset[window])
     else:
-        ids = list(queryset.values_list("pk", flat=True)[window])
+        ids = _page_ids(queryset, request, total)
         by_id = {row.pk: row for row in load(ids)} if ids else {}
         rows = [by_id[pk] for pk in ids if pk in by_id]
     return {

@@ -104,6 +104,11 @@ class EcmEligibilityInformation(models.Model):
         indexes = [
             models.Index(fields=["member_record_status", "patient"], name="elig_status_patient"),
             models.Index(fields=["acuity_level", "patient"], name="elig_acuity_patient"),
+            # status and acuity together (an index-only count of the common filter pair)
+            models.Index(
+                fields=["member_record_status", "acuity_level", "patient"],
+                name="elig_status_acuity_patient",
+            ),
             models.Index(
                 fields=["ecm_benefit_auth_eff_date", "patient"], name="elig_eff_date_patient"
             ),
