@@ -36,7 +36,10 @@ def render_lead_care_manager(user: User) -> dict:
         "name": user.name,
         "email": user.email,
         "roles": sorted(role.name for role in user.roles.all()),
-        "assigned_patients_count": user.assigned_patients_count,
+        # Distinct patients: a patient whose oLCM and iLCM are both this user counts once.
+        "assigned_patients_count": (
+            user.olcm_assignments_count + user.ilcm_assignments_count - user.dual_assignments_count
+        ),
         "olcm_assignments_count": user.olcm_assignments_count,
         "ilcm_assignments_count": user.ilcm_assignments_count,
     }
