@@ -13,7 +13,7 @@ Everything is loaded in one transaction with ``COPY ... FREEZE`` (psycopg 3 ``wr
 5. ``VACUUM (ANALYZE)``.
 
 A failure anywhere rolls the whole build back (DDL is transactional in PostgreSQL), so the
-indexes the lead adds in migrations are never lost. The marker table ``bench_marker``
+indexes added by migrations are never lost. The marker table ``bench_marker``
 records the size, seed and generator version: a database that already holds the requested
 data set is not rebuilt (``--rebuild`` forces it).
 """
