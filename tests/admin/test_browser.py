@@ -9,6 +9,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from care_team.models import CaseLoad, LcmAssignmentHistory
 from patients.choices import ActivityKind, AcuityLevel
@@ -34,6 +35,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def chromium():
+    if connection.vendor == "sqlite":
+        # The live server's request threads would share the test's one in-memory SQLite
+        # connection, which is not safe under the browser's parallel requests (it can hang).
+        pytest.skip("needs PostgreSQL: the live server cannot share in-memory SQLite safely")
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("Playwright for Python is not installed: pip install playwright")
     if not CHROMIUM.exists():
