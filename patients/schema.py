@@ -128,14 +128,8 @@ class CaseLoadSummarySerializer(serializers.Serializer):
         ref_name = "PatientCaseLoadSummary"
 
 
-class CaseLoadDetailSerializer(serializers.Serializer):
+class CaseLoadDetailSerializer(CaseLoadSummarySerializer):
     id = serializers.IntegerField()
-    provider_id = serializers.IntegerField(allow_null=True)
-    provider_name = serializers.CharField(allow_null=True)
-    olcm_user_id = serializers.IntegerField(allow_null=True)
-    olcm_name = serializers.CharField(allow_null=True)
-    ilcm_user_id = serializers.IntegerField(allow_null=True)
-    ilcm_name = serializers.CharField(allow_null=True)
 
     class Meta:
         ref_name = "PatientCaseLoad"
