@@ -73,6 +73,10 @@ APP_TABLES = (
     "accounts_user",
 )
 
+# Kept by PostgreSQL triggers from the app tables (patients migration 0006): the search table,
+# and the stored count of ECM patients (one row, rewritten by ``patients_search_rebuild``).
+DERIVED_TABLES = ("patients_patientsearchtext",)
+
 COLUMNS = {
     "accounts_user": (
         "id", "password", "last_login", "is_superuser", "email", "first_name", "last_name",
@@ -478,8 +482,23 @@ def _chunk_rows(seed: int, start: int, stop: int, users: Users) -> dict[str, lis
 # --- indexes --------------------------------------------------------------------------------------
 
 
-def _secondary_indexes(cur: psycopg.Cursor) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes of the app tables that no constraint depends on."""
+def _derived_tables(cur: psycopg.Cursor) -> list[str]:
+    """The tables triggers derive from the app tables (PostgreSQL migrations), when present."""
+    return [
+        table
+        for table in DERIVED_TABLES
+        if cur.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
+    ]
+
+
+def _rebuild_derived(cur: psycopg.Cursor) -> None:
+    """Triggers are off while loading: rebuild what they maintain, as the migration does."""
+    if cur.execute("SELECT to_regproc('patients_search_rebuild')").fetchone()[0] is not None:
+        cur.execute("SELECT patients_search_rebuild()")
+
+
+def _secondary_indexes(cur: psycopg.Cursor, tables: Sequence[str]) -> list[tuple[str, str]]:
+    """(name, definition) of the indexes of these tables that no constraint depends on."""
     return cur.execute(
         """
         SELECT ci.relname, pg_get_indexdef(i.indexrelid)
@@ -491,7 +510,7 @@ def _secondary_indexes(cur: psycopg.Cursor) -> list[tuple[str, str]]:
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
         ORDER BY t.relname, ci.relname
         """,
-        (list(APP_TABLES),),
+        (list(tables),),
     ).fetchall()
 
 
@@ -532,7 +551,8 @@ def build(url: str, patients: int, seed: int = DEFAULT_SEED, log: Log = _print) 
                 sql.SQL(", ").join(map(sql.Identifier, APP_TABLES))
             )
         )
-        indexes = _secondary_indexes(cur)
+        derived = _derived_tables(cur)
+        indexes = _secondary_indexes(cur, [*APP_TABLES, *derived])
         for name, _ in indexes:
             cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         phases["truncate"] = time.perf_counter() - started
@@ -562,6 +582,9 @@ def build(url: str, patients: int, seed: int = DEFAULT_SEED, log: Log = _print) 
         log("  " + ", ".join(f"{t} {v:.1f}s" for t, v in table_seconds.items()))
 
         mark = time.perf_counter()
+        _rebuild_derived(cur)
+        phases["derived"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         for _, definition in indexes:
             cur.execute(definition)
         _reset_sequences(cur)
@@ -588,7 +611,7 @@ def build(url: str, patients: int, seed: int = DEFAULT_SEED, log: Log = _print) 
     mark = time.perf_counter()
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
-        for table in APP_TABLES:
+        for table in (*APP_TABLES, *derived):
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
         phases["vacuum_analyze"] = time.perf_counter() - mark
         seconds = time.perf_counter() - started

@@ -1,17 +1,25 @@
 """One FilterSet for ``GET /patients`` query parameters and the ``POST /patients/filter`` body."""
 
 from django import forms
+from django.db import connection
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Upper
 from django_filters import rest_framework as filters
 
+from care_team.models import CaseLoad
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import MAX_ID
+from patients import selectors
 from patients.choices import ACUITY_RANK, AcuityLevel, MemberRecordStatus
-from patients.models import EcmAuthorization, EcmEligibilityInformation, Patient
+from patients.models import (
+    EcmAuthorization,
+    EcmEligibilityInformation,
+    Patient,
+    PatientSearchText,
+)
 
 MAX_SEARCH_LENGTH = 200
-# The expression name search matches; PostgreSQL has a trigram index on UPPER() of it.
+# The name search matches, field by field (SQLite; PostgreSQL uses the search table).
 PATIENT_SEARCH_NAME = Concat("first_name", Value(" "), "last_name")
 MISSING_LCM_CHOICES = [("olcm", "olcm"), ("ilcm", "ilcm"), ("any", "any")]
 
@@ -54,28 +62,10 @@ class PatientFilterSet(filters.FilterSet):
     )
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        """Case-insensitive substring of "First Last", member_id or CIN.
-
-        Written as ``id IN (names UNION ids)`` so that each side can use its own index (the
-        trigram indexes of migration 0003 on PostgreSQL) instead of an OR across two tables.
-        """
         term = value.strip()
         if not term:
             return queryset
-        by_name = (
-            Patient.objects.alias(search_name=PATIENT_SEARCH_NAME)
-            .filter(search_name__icontains=term)
-            .order_by()
-            .values("pk")
-        )
-        by_ids = (
-            EcmEligibilityInformation.objects.filter(
-                Q(member_id__icontains=term) | Q(cin__icontains=term)
-            )
-            .order_by()
-            .values("patient_id")
-        )
-        return queryset.filter(pk__in=by_name.union(by_ids))
+        return queryset.filter(pk__in=search_patient_ids(term))
 
     def filter_authorization_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         term = value.strip()
@@ -91,15 +81,119 @@ class PatientFilterSet(filters.FilterSet):
         condition = {"olcm": no_olcm, "ilcm": no_ilcm, "any": no_olcm | no_ilcm}[value]
         return queryset.filter(condition)
 
-    def is_unfiltered(self) -> bool:
-        """True when no criterion narrows the list (call after ``filtered``)."""
-        return not any(value not in (None, "") for value in self.form.cleaned_data.values())
+    def search_table_term(self, sort_by) -> str | None:
+        """The term, when the list is a search alone in id order on PostgreSQL (call after
+        ``filtered``): then the search table alone answers it (``search_table_ids``)."""
+        criteria = self._criteria()
+        if set(criteria) != {"search"} or sort_by not in (None, "", "id"):
+            return None
+        return criteria["search"] if _search_table_usable(criteria["search"]) else None
+
+    def _criteria(self) -> dict:
+        criteria = {
+            name: value.strip() if isinstance(value, str) else value
+            for name, value in self.form.cleaned_data.items()
+        }
+        return {name: value for name, value in criteria.items() if value not in (None, "")}
+
+    def count(self) -> int:
+        """How many patients the filters select (call after ``filtered``): exact."""
+        rows = self.counted_rows()
+        return selectors.ecm_patient_count() if rows is None else rows.count()
+
+    def counted_rows(self) -> QuerySet | None:
+        """The rows ``count`` counts; None when no criterion is given (the stored total).
+
+        The same criteria as ``qs``, applied to the eligibility rows instead of the patients:
+        every ECM patient has exactly one eligibility row, so counting those needs no join to
+        the patient table (the status and acuity filters become index-only counts). A search
+        alone on PostgreSQL counts rows of the search table alone.
+        """
+        criteria = self._criteria()
+        if not criteria:
+            return None
+        if set(criteria) == {"search"} and _search_table_usable(criteria["search"]):
+            return _search_table_matches(criteria["search"])
+        rows = EcmEligibilityInformation.objects.all()
+        for name, value in criteria.items():
+            rows = rows.filter(_ELIGIBILITY_CRITERIA[name](value))
+        return rows
 
     def filtered(self) -> QuerySet:
         """The filtered queryset, or 422 naming every bad parameter."""
         if not self.is_valid():
             raise UnprocessableEntity(filter_error_sentences(self))
         return self.qs
+
+
+def search_patient_ids(term: str) -> QuerySet:
+    """Ids of the patients whose "First Last", member_id or CIN contains ``term``
+    (case-insensitive substring).
+
+    PostgreSQL: the search table of migration 0006, one trigram index, ECM patients only.
+    Elsewhere (or for a term containing the table's field separator): ``names UNION ids``.
+    """
+    if _search_table_usable(term):
+        return _search_table_matches(term).values("patient_id")
+    by_name = (
+        Patient.objects.alias(search_name=PATIENT_SEARCH_NAME)
+        .filter(search_name__icontains=term)
+        .order_by()
+        .values("pk")
+    )
+    by_ids = (
+        EcmEligibilityInformation.objects.filter(
+            Q(member_id__icontains=term) | Q(cin__icontains=term)
+        )
+        .order_by()
+        .values("patient_id")
+    )
+    return by_name.union(by_ids)
+
+
+def search_table_ids(term: str, sort_dir) -> QuerySet:
+    """Ids of the ECM patients matching ``term``, in id order, from the search table alone:
+    its rows are exactly the ECM patients, keyed by the patient id (PostgreSQL)."""
+    descending = isinstance(sort_dir, str) and sort_dir.upper() == "DESC"
+    return _search_table_matches(term).order_by("-pk" if descending else "pk")
+
+
+def _search_table_usable(term: str) -> bool:
+    return connection.vendor == "postgresql" and PatientSearchText.SEARCH_SEPARATOR not in term
+
+
+def _search_table_matches(term: str) -> QuerySet:
+    # search_text is stored upper-cased: LIKE '%' || UPPER(term) || '%' (escaped by Django,
+    # folded to a constant by the planner, so the trigram index applies).
+    return PatientSearchText.objects.filter(search_text__contains=Upper(Value(term))).order_by()
+
+
+def _has_case_load(**conditions) -> Exists:
+    return Exists(CaseLoad.objects.filter(patient_id=OuterRef("patient_id"), **conditions))
+
+
+# Each filter of PatientFilterSet as a condition on an eligibility row (for ``count``).
+# tests/patients/test_filter_counts.py checks every one against the patient query.
+_ELIGIBILITY_CRITERIA = {
+    "search": lambda term: Q(patient_id__in=search_patient_ids(term)),
+    "status": lambda value: Q(member_record_status=value),
+    "acuity_level": lambda value: Q(acuity_level=value),
+    "provider_id": lambda value: _has_case_load(provider_id=value),
+    "olcm_user_id": lambda value: _has_case_load(olcm_id=value),
+    "ilcm_user_id": lambda value: _has_case_load(ilcm_id=value),
+    "authorization_status": lambda term: Exists(
+        EcmAuthorization.objects.filter(patient_id=OuterRef("patient_id"), status__iexact=term)
+    ),
+    "missing_lcm": lambda value: (
+        ~_has_case_load(
+            **{
+                "olcm": {"olcm_id__isnull": False},
+                "ilcm": {"ilcm_id__isnull": False},
+                "any": {"olcm_id__isnull": False, "ilcm_id__isnull": False},
+            }[value]
+        )
+    ),
+}
 
 
 def filter_error_sentences(filterset: PatientFilterSet) -> list[str]:

@@ -204,3 +204,24 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.actor_name})"
+
+
+class PatientSearchText(models.Model):
+    """PostgreSQL only: one row per ECM patient, kept by triggers (migration 0006).
+
+    ``search_text`` is ``UPPER()`` of "First Last", member_id and CIN joined by
+    ``SEARCH_SEPARATOR``, with a trigram index. Never written by the application; on SQLite the
+    table does not exist and search reads the patient and eligibility tables.
+    """
+
+    SEARCH_SEPARATOR = "\x1f"
+
+    patient_id = models.BigIntegerField(primary_key=True)
+    search_text = models.TextField()
+
+    class Meta:
+        managed = False
+        db_table = "patients_patientsearchtext"
+
+    def __str__(self) -> str:
+        return f"search text of patient {self.patient_id}"

@@ -14,23 +14,33 @@ from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
 from ecm_admin.pagination import page_request, paginate
 from patients import selectors, services
 from patients.etags import if_match_check, representation_etag
-from patients.filtersets import PatientFilterSet, order_patients
+from patients.filtersets import PatientFilterSet, order_patients, search_table_ids
 from patients.serializers import parse_patient_update, patient_detail, patient_list_item
 
 PLURAL = "patients"
 FILTER_BODY_KEYS = ("search", "sort_by", "sort_dir", "page", "per_page", "filters")
 
 
+# A search whose matches are at most this many is read in one query: ids, count and page.
+SEARCH_PROBE_ROWS = 1000
+
+
 def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Mapping) -> dict:
     filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
     queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
+    term = filterset.search_table_term(sort_by)
+    if term is None:
+        source, count, probe = queryset, filterset.count(), 0
+    else:
+        source, count, probe = search_table_ids(term, sort_dir), filterset.count, SEARCH_PROBE_ROWS
     return paginate(
-        queryset,
+        source,
         page_request(paging),
         PLURAL,
         patient_list_item,
-        count=selectors.ecm_patient_count() if filterset.is_unfiltered() else None,
+        count=count,
         load=selectors.patient_rows,
+        probe=probe,
     )
 
 

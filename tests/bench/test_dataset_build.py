@@ -1,0 +1,38 @@
+"""The benchmark's data set builder on PostgreSQL: what the app's triggers maintain is right
+after a build, although the build loads with triggers off."""
+
+import pytest
+from django.db import connection
+
+from bench import dataset
+from patients.models import EcmEligibilityInformation, PatientSearchText
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _url() -> str:
+    db = connection.settings_dict
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgresql://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
+
+
+def test_a_build_fills_the_search_table_and_the_stored_total():
+    connection.close()  # the builder truncates the tables: hold no lock on them
+    result = dataset.build(_url(), 120, log=lambda _: None)
+    assert result.patients == 120
+
+    assert EcmEligibilityInformation.objects.count() == 120
+    assert PatientSearchText.objects.count() == 120
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT total FROM patients_ecmpatientcount WHERE id = 1")
+        assert cursor.fetchone()[0] == 120
+        cursor.execute("SELECT to_regclass('patient_search_trgm')")
+        assert cursor.fetchone()[0] is not None, "the search index was not rebuilt"
+    info = EcmEligibilityInformation.objects.select_related("patient").order_by("pk").first()
+    text = PatientSearchText.objects.get(patient_id=info.patient_id).search_text
+    expected = (
+        f"{info.patient.first_name} {info.patient.last_name}\x1f{info.member_id}\x1f{info.cin}"
+    )
+    assert text == expected.upper()

@@ -1,0 +1,296 @@
+"""The list's counts, its search and its paging shortcuts give the same answers as the plain
+patient query (both databases); on PostgreSQL the triggers of migration 0006 keep the search
+table and the stored total right under every kind of write."""
+
+import itertools
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from care_team.models import CaseLoad
+from ecm_admin.pagination import PageRequest, paginate
+from patients import selectors
+from patients.filtersets import PatientFilterSet, order_patients
+from patients.models import EcmEligibilityInformation, Patient, PatientSearchText
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+BASE = "/v1/admin/clinic/ecm"
+
+
+@pytest.fixture
+def population():
+    """Patients spread over every filter's values, names that overlap, and non-ECM patients."""
+    lcms = [factories.lcm_user() for _ in range(3)]
+    providers = [factories.provider_user() for _ in range(2)]
+    statuses = ["new_member", "continuing_member", "pending_member", "terminated_member"]
+    acuities = ["low", "medium", "high", ""]
+    names = [("Maria", "Garcia"), ("Mario", "Lopez"), ("Ann", "Marsh"), ("John", "Doe")]
+    for i in range(24):
+        first, last = names[i % len(names)]
+        patient = factories.ecm_patient(
+            patient__first_name=first,
+            patient__last_name=last,
+            member_record_status=statuses[i % 4],
+            acuity_level=acuities[(i // 2) % 4],
+            member_id=f"MEM{i:06d}",
+            cin=f"{i:08d}C",
+        )
+        if i % 5 != 0:  # every fifth has no case load at all
+            CaseLoad.objects.create(
+                patient=patient,
+                provider=providers[i % 2] if i % 3 else None,
+                olcm=lcms[i % 3] if i % 4 else None,
+                ilcm=lcms[(i + 1) % 3] if i % 6 else None,
+            )
+        if i % 2:
+            factories.AuthorizationFactory(
+                patient=patient, status="Approved" if i % 4 else "Denied"
+            )
+    # Not ECM patients: never listed, never counted, even when their names match.
+    factories.PatientFactory(first_name="Maria", last_name="Marsh")
+    factories.PatientFactory(first_name="Mark", last_name="Doe")
+    return {"lcms": lcms, "providers": providers}
+
+
+def _filter_sets(population) -> list[dict]:
+    lcm, provider = population["lcms"][0].pk, population["providers"][1].pk
+    single = [
+        {"search": "mar"},
+        {"search": "MARIA GAR"},
+        {"search": "mem00001"},
+        {"search": "00000007c"},
+        {"search": "ria"},
+        {"search": "nobody"},
+        {"search": "  doe  "},
+        {"status": "new_member"},
+        {"acuity_level": "high"},
+        {"provider_id": str(provider)},
+        {"olcm_user_id": str(lcm)},
+        {"ilcm_user_id": str(lcm)},
+        {"authorization_status": "approved"},
+        {"authorization_status": " DENIED "},
+        {"missing_lcm": "olcm"},
+        {"missing_lcm": "ilcm"},
+        {"missing_lcm": "any"},
+    ]
+    pairs = [{**a, **b} for a, b in itertools.combinations(single, 2) if not set(a) & set(b)]
+    return [{}, *single, *pairs]
+
+
+def test_count_is_the_patient_query_count_for_every_filter_and_pair(population):
+    checked = 0
+    for filters in _filter_sets(population):
+        filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
+        expected = filterset.filtered().count()
+        assert filterset.count() == expected, filters
+        checked += 1
+    assert checked > 100
+
+
+def test_search_finds_the_same_patients_as_a_field_by_field_search(population):
+    for term in ["mar", "ria g", "GARCIA", "mem0000", "0000001", "c", "arsh", "nobody"]:
+        expected = {
+            p.pk
+            for p in selectors.ecm_patients().select_related("ecm_eligibility_information")
+            if term.upper() in p.name.upper()
+            or term.upper() in p.ecm_eligibility_information.member_id.upper()
+            or term.upper() in p.ecm_eligibility_information.cin.upper()
+        }
+        filterset = PatientFilterSet(data={"search": term}, queryset=selectors.ecm_patients())
+        assert set(filterset.filtered().values_list("pk", flat=True)) == expected, term
+        assert filterset.count() == len(expected), term
+
+
+def test_a_term_never_matches_across_two_fields(admin_client):
+    patient = factories.ecm_patient(
+        patient__first_name="Jo", patient__last_name="Doe", member_id="MEM77", cin="12345678A"
+    )
+    for term in ["doe mem", "doemem", "oem", "77 1", "7712", "doe\x1fmem"]:
+        response = admin_client.get(f"{BASE}/patients", {"search": term})
+        assert response.status_code == 200, term
+        assert response.json()["pagination"]["total_count"] == 0, term
+    for term in ["jo doe", "mem77", "45678a"]:
+        body = admin_client.get(f"{BASE}/patients", {"search": term}).json()
+        assert [p["id"] for p in body["patients"]] == [patient.pk], term
+
+
+def test_every_page_of_a_search_adds_up_to_its_total(admin_client, population):
+    seen = []
+    page = 1
+    while True:
+        body = admin_client.get(
+            f"{BASE}/patients", {"search": "mar", "per_page": 4, "page": page}
+        ).json()
+        seen += [p["id"] for p in body["patients"]]
+        if page >= body["pagination"]["total_pages"]:
+            break
+        page += 1
+    expected = PatientFilterSet(data={"search": "mar"}, queryset=selectors.ecm_patients())
+    assert seen == sorted(expected.filtered().values_list("pk", flat=True))
+    assert len(seen) == body["pagination"]["total_count"] > 4
+    desc = admin_client.get(
+        f"{BASE}/patients", {"search": "mar", "per_page": 100, "sort_dir": "DESC"}
+    ).json()
+    assert [p["id"] for p in desc["patients"]] == seen[::-1]
+
+
+# --- paginate(probe=...) ---------------------------------------------------------------
+
+
+def _pages(probe: int, per_page: int, count_calls: list):
+    queryset = order_patients(selectors.ecm_patients(), "id", "ASC")
+
+    def count():
+        count_calls.append(1)
+        return queryset.count()
+
+    total = queryset.count()
+    pages = []
+    for page in range(1, total // per_page + 3):
+        body = paginate(
+            queryset,
+            PageRequest(page=page, per_page=per_page),
+            "patients",
+            lambda p: p.pk,
+            count=count,
+            load=selectors.patient_rows,
+            probe=probe,
+        )
+        pages.append(body)
+    return pages
+
+
+@pytest.mark.parametrize("per_page", [1, 3, 7, 100])
+def test_probing_pages_equal_plain_pages(population, per_page):
+    plain = _pages(0, per_page, [])
+    for probe in (1, 5, 23, 24, 25, 1000):
+        calls = []
+        assert _pages(probe, per_page, calls) == plain, probe
+        # The count is asked for only when the probe did not read every id.
+        assert (len(calls) == 0) == (probe >= 24), probe
+
+
+def test_a_probe_that_reads_everything_is_the_only_query(population):
+    queryset = order_patients(selectors.ecm_patients(), "id", "ASC")
+    with CaptureQueriesContext(connection) as ctx:
+        body = paginate(
+            queryset,
+            PageRequest(page=2, per_page=10),
+            "patients",
+            lambda p: p.pk,
+            count=lambda: pytest.fail("counted although the probe read every id"),
+            load=selectors.patient_rows,
+            probe=100,
+        )
+    assert body["pagination"]["total_count"] == 24
+    assert len(body["patients"]) == 10
+    assert len(ctx.captured_queries) == 2  # the probe, the page's rows
+
+
+def test_search_query_count_does_not_grow_with_the_page(
+    admin_client, population, django_assert_num_queries
+):
+    url = f"{BASE}/patients?search=mar&per_page=2"
+    admin_client.get(url)  # the token's last_used_at is fresh from here on
+    with CaptureQueriesContext(connection) as ctx:
+        admin_client.get(url)
+    few = len(ctx.captured_queries)
+    for _ in range(30):
+        factories.ecm_patient(patient__first_name="Marta")
+    with django_assert_num_queries(few):
+        response = admin_client.get(f"{BASE}/patients?search=mar&per_page=100")
+    assert len(response.json()["patients"]) > 30
+
+
+# --- PostgreSQL: the triggers --------------------------------------------------------------
+
+
+def _stored_total() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT total FROM patients_ecmpatientcount WHERE id = 1")
+        return cursor.fetchone()[0]
+
+
+def _search_text(patient_id: int) -> str | None:
+    row = PatientSearchText.objects.filter(patient_id=patient_id).first()
+    return row.search_text if row else None
+
+
+def _assert_consistent():
+    assert _stored_total() == EcmEligibilityInformation.objects.count()
+    expected = {
+        e.patient_id: f"{e.patient.first_name} {e.patient.last_name}\x1f{e.member_id}\x1f{e.cin}"
+        for e in EcmEligibilityInformation.objects.select_related("patient")
+    }
+    stored = dict(PatientSearchText.objects.values_list("patient_id", "search_text"))
+    assert stored == {pk: text.upper() for pk, text in expected.items()}
+
+
+@pytest.mark.postgres
+def test_triggers_follow_creates_updates_and_deletes():
+    base = EcmEligibilityInformation.objects.count()
+    john = factories.ecm_patient(
+        patient__first_name="John", patient__last_name="Doe", member_id="MEM1", cin="11111111A"
+    )
+    assert _search_text(john.pk) == "JOHN DOE\x1fMEM1\x1f11111111A"
+    assert _stored_total() == base + 1
+    factories.PatientFactory()  # not an ECM patient: no search row, not counted
+    _assert_consistent()
+
+    Patient.objects.filter(pk=john.pk).update(first_name="Jonathan")
+    assert _search_text(john.pk) == "JONATHAN DOE\x1fMEM1\x1f11111111A"
+    EcmEligibilityInformation.objects.filter(patient=john).update(member_id="MEM9", cin="")
+    assert _search_text(john.pk) == "JONATHAN DOE\x1fMEM9\x1f"
+
+    others = factories.PatientFactory.create_batch(3)
+    EcmEligibilityInformation.objects.bulk_create(
+        factories.EligibilityFactory.build(patient=p) for p in others
+    )
+    assert _stored_total() == base + 4
+    _assert_consistent()
+
+    # Moving an eligibility row to another patient moves the search row with it.
+    lonely = factories.PatientFactory(first_name="Lone")
+    EcmEligibilityInformation.objects.filter(patient=others[0]).update(patient=lonely)
+    assert _search_text(others[0].pk) is None
+    assert _search_text(lonely.pk).startswith("LONE ")
+    _assert_consistent()
+
+    john.delete()  # cascades to the eligibility row
+    assert _search_text(john.pk) is None
+    assert _stored_total() == base + 3
+    _assert_consistent()
+
+
+@pytest.mark.postgres
+def test_an_eligibility_row_written_before_its_patient_is_indexed():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('patients_patient', 'id'))")
+        patient_id = cursor.fetchone()[0]
+    # The foreign key is deferred: the eligibility row may come first in a transaction.
+    factories.EligibilityFactory(patient_id=patient_id, member_id="MEM42", cin="")
+    assert _search_text(patient_id) is None
+    factories.PatientFactory(id=patient_id, first_name="Late", last_name="Comer")
+    assert _search_text(patient_id) == "LATE COMER\x1fMEM42\x1f"
+    _assert_consistent()
+
+
+@pytest.mark.postgres
+def test_truncate_empties_both(population):
+    assert _stored_total() == 24
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending
+        cursor.execute("TRUNCATE patients_ecmeligibilityinformation")
+    assert _stored_total() == 0
+    assert not PatientSearchText.objects.exists()
+
+
+@pytest.mark.postgres
+def test_the_unfiltered_list_reads_the_stored_total(admin_client, population):
+    with connection.cursor() as cursor:
+        # Only the stored number can answer 1,000,024: the list does not count rows.
+        cursor.execute("UPDATE patients_ecmpatientcount SET total = total + 1000000")
+    body = admin_client.get(f"{BASE}/patients").json()
+    assert body["pagination"]["total_count"] == 1_000_024
