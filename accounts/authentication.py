@@ -67,8 +67,9 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
                 )
             )
             .filter(digest=digest)
-            .first()
+            .order_by()[:1]  # the digest is unique: no ORDER BY to build
         )
+        token = next(iter(token), None)
         if token is None or not hmac.compare_digest(token.digest, digest):
             # Only the recognisable, non-secret start of something shaped like a token.
             prefix = raw[:TOKEN_DISPLAY_CHARS] if raw.startswith(TOKEN_PREFIX) else ""

@@ -80,14 +80,33 @@ def lead_care_manager_rows(ids: list[int]) -> QuerySet[User]:
     )
 
 
+CARE_TEAM_COLUMNS = (
+    "first_name",
+    "last_name",
+    "case_load__provider_id",
+    "case_load__olcm_id",
+    "case_load__ilcm_id",
+    "case_load__olcm_assigned_at",
+    "case_load__ilcm_assigned_at",
+    *(
+        f"case_load__{user}__{name}"
+        for user in ("provider", "olcm", "ilcm")
+        for name in ("first_name", "last_name", "email")
+    ),
+)
+
+
 def patient_care_team(patient_id: int) -> Patient | None:
-    """The ECM patient with its case load and the case load's users, in one query."""
-    return (
+    """The ECM patient with its case load and the case load's users, in one query (only the
+    columns ``render_patient_care_team`` shows)."""
+    rows = (
         ecm_patients()
         .select_related("case_load__provider", "case_load__olcm", "case_load__ilcm")
+        .only(*CARE_TEAM_COLUMNS)
         .filter(pk=patient_id)
-        .first()
+        .order_by()[:1]
     )
+    return next(iter(rows), None)
 
 
 def ecm_patient_ids_by_member_id(member_ids: Iterable[str]) -> dict[str, int]:

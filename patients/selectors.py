@@ -77,7 +77,7 @@ def patient_rows(ids: list[int]) -> QuerySet[Patient]:
     )
 
 
-def patient_detail(*, patient_id: int, for_update: bool = False) -> Patient | None:
+def patient_detail(*, patient_id: int) -> Patient | None:
     """One ECM patient with everything the detail representation shows (three queries)."""
     activities = Activity.objects.filter(patient_id=OuterRef("pk")).order_by()
     queryset = (
@@ -106,4 +106,4 @@ def patient_detail(*, patient_id: int, for_update: bool = False) -> Patient | No
             ),
         )
     )
-    return queryset.filter(pk=patient_id).first()
+    return next(iter(queryset.filter(pk=patient_id).order_by()[:1]), None)
