@@ -7,7 +7,9 @@ and the Django admin, so every change records the same history entry and activit
    concurrent writers cannot deadlock), then read their case loads and every referenced user
    with its roles (one query each);
 2. check and apply each item in memory, in input order;
-3. write with bulk statements: new case loads, changed case loads, history, activities.
+3. write with bulk statements: new case loads, changed case loads, history, activities
+   (history and activities are append-only: built as plain rows, not model instances, and
+   copied in with ``COPY`` on PostgreSQL, see ``ecm_admin.db``).
 
 The number of queries does not depend on the number of items (on SQLite, Django splits bulk
 statements into batches of 999 parameters, so very large writes take a few more).
@@ -27,12 +29,12 @@ from accounts.choices import RoleName
 from accounts.models import User, UserRole
 from care_team.choices import CareTeamRole, LcmRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
-from ecm_admin.db import bulk_update_rows
+from ecm_admin.db import bulk_update_rows, copy_insert
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
 from patients.models import Activity, Patient
 from patients.selectors import ecm_patients
-from patients.services import activity_build, actor_name
+from patients.services import ACTIVITY_FIELDS, activity_row, actor_name
 
 MAX_REASON_LENGTH = 1000
 MAX_BULK_ITEMS = 1000
@@ -53,6 +55,18 @@ _CASE_LOAD_FIELDS = [
     "ilcm_assigned_at",
     "updated_at",
 ]
+_CASE_LOAD_USERS = ("provider", "olcm", "ilcm")
+HISTORY_FIELDS = (
+    "patient_id",
+    "case_load_id",
+    "role",
+    "previous_user_id",
+    "new_user_id",
+    "acted_by_id",
+    "acted_by_name",
+    "reason",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -122,11 +136,22 @@ class _Batch:
         self.acted_by_name = actor_name(actor, default_actor_name)
         self.patients = _lock_ecm_patients(set(patient_ids))
         self.case_loads = _case_loads_by_patient(self.patients)
-        self.users = _users_with_roles(set(user_ids))
+        # The users the items name and those the case loads hold (one query for both).
+        held = {
+            user_id
+            for case_load in self.case_loads.values()
+            for role in _CASE_LOAD_USERS
+            if (user_id := getattr(case_load, f"{role}_id")) is not None
+        }
+        self.users = _users_with_roles(set(user_ids) | held)
+        for case_load in self.case_loads.values():
+            _attach_users(case_load, self.users)
         self.created: list[CaseLoad] = []
         self.changed: dict[int, CaseLoad] = {}
-        self.history: list[LcmAssignmentHistory] = []
-        self.activities: list[Activity] = []
+        # Rows in HISTORY_FIELDS order, except a case load in place of its id: a new case
+        # load has none until it is saved.
+        self.history: list[tuple] = []
+        self.activities: list[tuple] = []  # rows in ACTIVITY_FIELDS order
 
     def check(self, item: Assignment) -> APIException | None:
         """The first failing rule, in the contract's order, or ``None``."""
@@ -164,16 +189,16 @@ class _Batch:
         if getattr(previous, "pk", None) == getattr(user, "pk", None):
             return
         self.history.append(
-            LcmAssignmentHistory(
-                patient_id=case_load.patient_id,
-                case_load=case_load,
-                role=role,
-                previous_user=previous,
-                new_user=user,
-                acted_by=self.actor,
-                acted_by_name=self.acted_by_name,
-                reason=reason,
-                created_at=self.now,
+            (
+                case_load.patient_id,
+                case_load,
+                role,
+                getattr(previous, "pk", None),
+                getattr(user, "pk", None),
+                getattr(self.actor, "pk", None),
+                self.acted_by_name,
+                reason,
+                self.now,
             )
         )
         self.activities.append(self._activity(case_load, role, previous, user, reason))
@@ -185,7 +210,7 @@ class _Batch:
 
     def _activity(
         self, case_load: CaseLoad, role: str, previous: User | None, user: User | None, reason
-    ) -> Activity:
+    ) -> tuple:
         label = CareTeamRole(role).label
         if user is None:
             kind = ActivityKind.LCM_REMOVED
@@ -201,7 +226,7 @@ class _Batch:
                 description += f" (previously {_display(previous)})"
         if reason:
             description += f". Reason: {reason}"
-        return activity_build(
+        return activity_row(
             patient_id=case_load.patient_id,
             kind=kind,
             description=description,
@@ -222,9 +247,13 @@ class _Batch:
         if self.changed:
             bulk_update_rows(list(self.changed.values()), _CASE_LOAD_FIELDS)
         if self.history:
-            LcmAssignmentHistory.objects.bulk_create(self.history)
+            copy_insert(
+                LcmAssignmentHistory,
+                HISTORY_FIELDS,
+                [(row[0], row[1].pk, *row[2:]) for row in self.history],
+            )
         if self.activities:
-            Activity.objects.bulk_create(self.activities)
+            copy_insert(Activity, ACTIVITY_FIELDS, self.activities)
 
 
 def _display(user: User | None) -> str:
@@ -250,16 +279,23 @@ def _lock_ecm_patients(patient_ids: set[int]) -> dict[int, Patient]:
 
 
 def _case_loads_by_patient(patients: dict[int, Patient]) -> dict[int, CaseLoad]:
+    """The patients' case loads, without their users (``_attach_users`` adds those)."""
     if not patients:
         return {}
-    rows = CaseLoad.objects.filter(patient_id__in=patients).select_related(
-        "provider", "olcm", "ilcm"
-    )
+    rows = CaseLoad.objects.filter(patient_id__in=patients)
     case_loads = {}
     for case_load in rows:
         case_load.patient = patients[case_load.patient_id]
         case_loads[case_load.patient_id] = case_load
     return case_loads
+
+
+def _attach_users(case_load: CaseLoad, users: dict[int, User]) -> None:
+    """Fill the case load's provider, oLCM and iLCM from ``users`` (as ``select_related``)."""
+    for role in _CASE_LOAD_USERS:
+        user_id = getattr(case_load, f"{role}_id")
+        if user_id is not None:
+            CaseLoad._meta.get_field(role).set_cached_value(case_load, users[user_id])
 
 
 def _users_with_roles(user_ids: set[int]) -> dict[int, User]:

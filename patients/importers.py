@@ -6,6 +6,10 @@ chunks: validate the chunk, load its existing records in one query, and write on
 changed (bulk create, bulk update) in one transaction per chunk, so a crash loses at most
 the chunk in progress. A bad row is reported with its line number and skipped.
 
+New members and their history are written as plain rows (``COPY`` on PostgreSQL, see
+``ecm_admin.db``), not model instances: at 100,000 rows the ORM's per-value work costs more
+than the database's.
+
 Columns present in the header are authoritative (an empty cell clears the value); columns
 absent from the header leave the stored values untouched.
 """
@@ -14,14 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import models, transaction
 from django.utils import timezone
 
-from ecm_admin.db import bulk_update_rows
+from ecm_admin.db import bulk_update_rows, copy_insert, insert_returning_ids
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.models import (
     Activity,
@@ -30,7 +35,7 @@ from patients.models import (
     EcmStatusHistory,
     Patient,
 )
-from patients.services import status_change_build
+from patients.services import ACTIVITY_FIELDS, STATUS_HISTORY_FIELDS, status_change_rows
 from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
 
 CHUNK_SIZE = 2000
@@ -252,12 +257,21 @@ class _ChunkImporter:
         return [name for name in header if name and name not in known]
 
     def import_chunk(self, chunk: list[NumberedRow]) -> ImportReport:
+        return self.write(self.validate(chunk))
+
+    def validate(self, chunk: list[NumberedRow]) -> _Validated:
+        """Parse and check the chunk's rows (no database work)."""
         outcome = ImportReport(dry_run=self.dry_run)
         valid = [
             (line, values)
             for line, row in chunk
             if (values := self._clean(line, row, outcome)) is not None
         ]
+        return _Validated(valid, outcome)
+
+    def write(self, validated: _Validated) -> ImportReport:
+        """Compare the valid rows with what is stored and write the changes (one transaction)."""
+        valid, outcome = validated
         if self.dry_run:
             self.apply(valid, outcome)
         else:
@@ -313,10 +327,31 @@ class _ChunkImporter:
         return None
 
 
+class _Validated(NamedTuple):
+    valid: list[tuple[int, Values]]  # (line, values) of the rows that passed
+    outcome: ImportReport  # their errors so far
+
+
 def _chunks(rows: Iterable[NumberedRow], size: int) -> Iterator[list[NumberedRow]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def _read_and_validate(
+    importer: _ChunkImporter, chunks: Iterator[list[NumberedRow]]
+) -> tuple[list[NumberedRow], _Validated | BaseException] | None:
+    """The next chunk and its validation (or what validating it raised); None at the end.
+
+    An error reading the rows propagates as it is.
+    """
+    chunk = next(chunks, None)
+    if chunk is None:
+        return None
+    try:
+        return chunk, importer.validate(chunk)
+    except Exception as exc:
+        return chunk, exc
 
 
 def _run(
@@ -326,16 +361,38 @@ def _run(
     chunk_size: int,
     on_progress: Callable[[int], None] | None,
 ) -> ImportReport:
+    """Import the rows chunk by chunk, in file order.
+
+    Reading and validating rows is Python work only; it runs a chunk ahead in a worker thread
+    while the main thread writes the previous chunk (waiting for the database releases the
+    GIL), so the two overlap on a multi-core machine. Only the main thread uses the database.
+    """
     report = ImportReport(dry_run=importer.dry_run)
     report.ignored_columns = importer.check_header(importer.header)
-    for chunk in _chunks(rows, chunk_size):
-        try:
-            outcome = importer.import_chunk(chunk)
-        except (Exception, KeyboardInterrupt) as exc:
-            raise ImportInterrupted(report, chunk[0][0], exc) from exc
-        report.add(outcome)
-        if on_progress is not None:
-            on_progress(len(chunk))
+    chunks = _chunks(rows, chunk_size)
+    next_line = 1  # the first line not written yet (for an interruption between chunks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-validate") as worker:
+        pending = worker.submit(_read_and_validate, importer, chunks)
+        while True:
+            try:
+                prepared = pending.result()
+            except KeyboardInterrupt as exc:
+                pending.cancel()
+                raise ImportInterrupted(report, next_line, exc) from exc
+            if prepared is None:
+                break
+            chunk, validated = prepared
+            pending = worker.submit(_read_and_validate, importer, chunks)
+            try:
+                if isinstance(validated, BaseException):
+                    raise validated
+                outcome = importer.write(validated)
+            except (Exception, KeyboardInterrupt) as exc:
+                raise ImportInterrupted(report, chunk[0][0], exc) from exc
+            report.add(outcome)
+            next_line = chunk[-1][0] + 1
+            if on_progress is not None:
+                on_progress(len(chunk))
     return report
 
 
@@ -344,16 +401,19 @@ def _run(
 
 @dataclass
 class _MemberChange:
-    """One valid row compared with what is stored (a new member has unsaved instances)."""
+    """One valid row compared with what is stored.
 
-    patient: Patient
-    eligibility: EcmEligibilityInformation
+    A new member has no stored rows (``None``) and its changes are all the values it gets.
+    """
+
+    patient: Patient | None
+    eligibility: EcmEligibilityInformation | None
     patient_changes: Values
     eligibility_changes: Values
 
     @property
     def is_new(self) -> bool:
-        return self.eligibility.pk is None
+        return self.eligibility is None
 
     @property
     def changed(self) -> bool:
@@ -367,6 +427,8 @@ class _MemberWrites:
     eligibilities: list[EcmEligibilityInformation] = field(default_factory=list)
     # (patient id, previous status, new status) of existing members whose status changes
     status_changes: list[tuple[int, str | None, str]] = field(default_factory=list)
+    # the ids of the new members' patients, once saved (in the order of ``new``)
+    created_patient_ids: list[int] = field(default_factory=list)
 
 
 class _MemberImporter(_ChunkImporter):
@@ -404,7 +466,7 @@ class _MemberImporter(_ChunkImporter):
                 outcome.unchanged += 1
         if not self.dry_run:
             self._save(writes)
-            outcome.patient_ids.extend(change.patient.pk for change in writes.new)
+            outcome.patient_ids.extend(writes.created_patient_ids)
             outcome.patient_ids.extend(patient.pk for patient in writes.patients)
             outcome.patient_ids.extend(e.patient_id for e in writes.eligibilities)
 
@@ -426,9 +488,7 @@ class _MemberImporter(_ChunkImporter):
         eligibility_values = _model_values(values, self.eligibility_columns)
         eligibility = existing.get(values["member_id"])
         if eligibility is None:
-            patient = Patient(**patient_values, services=["ecm"])
-            eligibility = EcmEligibilityInformation(**eligibility_values)
-            return _MemberChange(patient, eligibility, patient_values, eligibility_values)
+            return _MemberChange(None, None, patient_values, eligibility_values)
         return _MemberChange(
             eligibility.patient,
             eligibility,
@@ -453,17 +513,63 @@ class _MemberImporter(_ChunkImporter):
 
     def _save(self, writes: _MemberWrites) -> None:
         now = timezone.now()
-        Patient.objects.bulk_create([change.patient for change in writes.new])
-        for change in writes.new:
-            change.eligibility.patient = change.patient
-        EcmEligibilityInformation.objects.bulk_create([c.eligibility for c in writes.new])
+        created = self._create(writes.new, now)
+        writes.created_patient_ids = created.patient_ids
         bulk_update_rows(
             writes.patients, [*(c.model_attr for c in self.patient_columns), "updated_at"]
         )
         eligibility_attrs = [c.model_attr for c in self.eligibility_columns if c.name != self.key]
         bulk_update_rows(writes.eligibilities, [*eligibility_attrs, "updated_at"])
-        statuses = [(c.patient.pk, None, c.eligibility.member_record_status) for c in writes.new]
-        _record_status_changes(statuses + writes.status_changes, now)
+        _record_status_changes(created.statuses + writes.status_changes, now)
+
+    @staticmethod
+    def _create(new: list[_MemberChange], now: dt.datetime) -> _Created:
+        """Insert the new members' patients and eligibility (the model defaults fill the
+        columns the file does not give; ``created_at``/``updated_at`` are ``now``)."""
+        patient_row = _NewRow(Patient, now, services=["ecm"])
+        eligibility_row = _NewRow(EcmEligibilityInformation, now)
+        patient_ids = insert_returning_ids(
+            Patient, patient_row.fields, [patient_row(c.patient_changes) for c in new]
+        )
+        eligibilities = [
+            eligibility_row(change.eligibility_changes, patient_id=patient_id)
+            for change, patient_id in zip(new, patient_ids, strict=True)
+        ]
+        copy_insert(EcmEligibilityInformation, eligibility_row.fields, eligibilities)
+        status = eligibility_row.fields.index("member_record_status")
+        statuses = [
+            (patient_id, None, row[status])
+            for patient_id, row in zip(patient_ids, eligibilities, strict=True)
+        ]
+        return _Created(patient_ids, statuses)
+
+
+@dataclass
+class _Created:
+    patient_ids: list[int]
+    statuses: list[tuple[int, str | None, str]]  # (patient id, None, status) per new member
+
+
+class _NewRow:
+    """Rows of new ``model`` instances: ``fields`` (attribute names, all but the id) in order,
+    filled as the model's constructor would fill them, with ``now`` for the time stamps."""
+
+    def __init__(self, model: type[models.Model], now: dt.datetime, **fixed: Any):
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self.fields = [f.attname for f in fields]
+        self.defaults = {
+            f.attname: now
+            if getattr(f, "auto_now", False)
+            or getattr(f, "auto_now_add", False)
+            or f.default is timezone.now
+            else f.get_default()
+            for f in fields
+        }
+        self.defaults.update(fixed)
+
+    def __call__(self, values: Values, **more: Any) -> tuple:
+        row = {**self.defaults, **values, **more}
+        return tuple(row[name] for name in self.fields)
 
 
 def _assign(obj: models.Model, changes: Values) -> None:
@@ -473,16 +579,16 @@ def _assign(obj: models.Model, changes: Values) -> None:
 
 def _record_status_changes(changes: list[tuple[int, str | None, str]], at: dt.datetime) -> None:
     """One "System Import" status-history entry and activity per (patient, previous, status)."""
-    histories: list[EcmStatusHistory] = []
-    activities: list[Activity] = []
+    histories: list[tuple] = []
+    activities: list[tuple] = []
     for patient_id, previous, status in changes:
-        history, activity = status_change_build(
+        history, activity = status_change_rows(
             patient_id=patient_id, previous=previous, status=status, actor=None, at=at
         )
         histories.append(history)
         activities.append(activity)
-    EcmStatusHistory.objects.bulk_create(histories)
-    Activity.objects.bulk_create(activities)
+    copy_insert(EcmStatusHistory, STATUS_HISTORY_FIELDS, histories)
+    copy_insert(Activity, ACTIVITY_FIELDS, activities)
 
 
 def import_members(

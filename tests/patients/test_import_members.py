@@ -460,3 +460,66 @@ def test_a_concurrent_status_change_is_seen_not_overwritten(tmp_path):
     change = Activity.objects.filter(kind=ActivityKind.STATUS_CHANGED).get()
     assert change.metadata == {"from": "terminated_member", "to": "continuing_member"}
     assert EcmEligibilityInformation.objects.get().member_record_status == "continuing_member"
+
+
+def test_a_chunk_that_fails_validation_stops_the_import_there(monkeypatch):
+    """Validation runs a chunk ahead in a worker thread; its failure still stops the import at
+    that chunk, after the earlier chunks landed."""
+    original = importers._MemberImporter.validate
+    calls = []
+
+    def fail_on_second_chunk(self, chunk):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("parser bug")
+        return original(self, chunk)
+
+    monkeypatch.setattr(importers._MemberImporter, "validate", fail_on_second_chunk)
+    rows = [(line, member(f"MEM{line:010d}")) for line in range(2, 7)]
+
+    with pytest.raises(importers.ImportInterrupted) as info:
+        importers.import_members(header=HEADER, rows=rows, chunk_size=2)
+
+    assert info.value.report.created == 2
+    assert info.value.first_line == 4
+    assert "RuntimeError: parser bug" in str(info.value)
+    assert EcmEligibilityInformation.objects.count() == 2
+
+
+def test_duplicates_and_errors_are_found_across_chunks_in_file_order():
+    rows = [
+        (2, member("MEM0000000001")),
+        (3, member("MEM0000000002", gender="robot")),
+        (4, member("MEM0000000003")),
+        (5, member("MEM0000000001", first_name="Again")),
+        (6, member("MEM0000000004")),
+    ]
+    progress = []
+
+    report = importers.import_members(
+        header=HEADER, rows=rows, chunk_size=2, on_progress=progress.append
+    )
+
+    assert [error.line for error in report.errors] == [3, 5]
+    assert "already appeared on line 2" in report.errors[1].message
+    assert (report.created, report.failed, progress) == (3, 2, [2, 2, 1])
+    assert Patient.objects.get(
+        ecm_eligibility_information__member_id="MEM0000000001"
+    ).first_name == ("John")
+
+
+def test_a_new_member_is_stamped_with_the_time_of_its_chunk(tmp_path):
+    """created_at and the status history: the chunk's time; updated_at: the write's."""
+    path = write_csv(tmp_path / "members.csv", [member(), member("MEM0000000002", gender="")])
+    run("import_members", path)
+
+    for patient in Patient.objects.all():
+        eligibility = patient.ecm_eligibility_information
+        history = EcmStatusHistory.objects.get(patient=patient)
+        activity = Activity.objects.get(patient=patient)
+        assert patient.created_at == eligibility.created_at == history.changed_at
+        assert patient.updated_at >= patient.created_at
+        assert eligibility.updated_at >= eligibility.created_at
+        assert activity.created_at == history.changed_at
+        assert patient.services == ["ecm"]
+    assert Patient.objects.get(ecm_eligibility_information__member_id="MEM0000000002").gender == ""
