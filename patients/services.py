@@ -38,26 +38,9 @@ ACTIVITY_FIELDS = (
 STATUS_HISTORY_FIELDS = ("patient_id", "status", "changed_at", "changed_by", "changed_by_user_id")
 
 
-def activity_build(
-    *,
-    patient_id: int,
-    kind: ActivityKind,
-    description: str,
-    actor: User | None,
-    default_actor_name: str = "System",
-    metadata: dict[str, Any] | None = None,
-    at: dt.datetime | None = None,
-) -> Activity:
-    """An unsaved Activity (for ``bulk_create`` by set-based writers)."""
-    return Activity(
-        patient_id=patient_id,
-        kind=kind,
-        description=description,
-        actor=actor,
-        actor_name=actor_name(actor, default_actor_name),
-        metadata=metadata or {},
-        created_at=at or timezone.now(),
-    )
+def activity_build(**kwargs) -> Activity:
+    """An unsaved Activity (for ``bulk_create``): the row ``activity_row`` describes."""
+    return _unsaved(Activity, ACTIVITY_FIELDS, activity_row(**kwargs))
 
 
 def activity_row(
@@ -70,7 +53,7 @@ def activity_row(
     metadata: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> tuple:
-    """The activity ``activity_build`` makes, as values in ``ACTIVITY_FIELDS`` order.
+    """An activity as values in ``ACTIVITY_FIELDS`` order.
 
     For set-based writers: a tuple costs a fraction of a model instance.
     """
@@ -83,6 +66,10 @@ def activity_row(
         metadata or {},
         at or timezone.now(),
     )
+
+
+def _unsaved(model, fields: tuple[str, ...], row: tuple):
+    return model(**dict(zip(fields, row, strict=True)))
 
 
 def activity_record(**kwargs) -> Activity:
@@ -100,39 +87,15 @@ def _status_change_activity(previous: str | None, status: str) -> tuple[str, dic
     return description, {"from": previous, "to": str(status)}
 
 
-def status_change_build(
-    *,
-    patient_id: int,
-    previous: str | None,
-    status: MemberRecordStatus | str,
-    actor: User | None,
-    default_actor_name: str = SYSTEM_IMPORT,
-    at: dt.datetime | None = None,
-) -> tuple[EcmStatusHistory, Activity]:
-    """The status-history entry and activity for one status change, unsaved.
-
-    Callers save both in the transaction that changes the status.
-    """
-    at = at or timezone.now()
-    name = actor_name(actor, default_actor_name)
-    history = EcmStatusHistory(
-        patient_id=patient_id,
-        status=status,
-        changed_at=at,
-        changed_by=name,
-        changed_by_user=actor,
+def status_change_build(**kwargs) -> tuple[EcmStatusHistory, Activity]:
+    """The status-history entry and activity for one status change, unsaved (the rows
+    ``status_change_rows`` describes). Callers save both in the transaction that changes
+    the status."""
+    history, activity = status_change_rows(**kwargs)
+    return (
+        _unsaved(EcmStatusHistory, STATUS_HISTORY_FIELDS, history),
+        _unsaved(Activity, ACTIVITY_FIELDS, activity),
     )
-    description, metadata = _status_change_activity(previous, status)
-    activity = activity_build(
-        patient_id=patient_id,
-        kind=ActivityKind.STATUS_CHANGED,
-        description=description,
-        actor=actor,
-        default_actor_name=default_actor_name,
-        metadata=metadata,
-        at=at,
-    )
-    return history, activity
 
 
 def status_change_rows(
@@ -144,8 +107,8 @@ def status_change_rows(
     default_actor_name: str = SYSTEM_IMPORT,
     at: dt.datetime | None = None,
 ) -> tuple[tuple, tuple]:
-    """What ``status_change_build`` makes, as rows in ``STATUS_HISTORY_FIELDS`` and
-    ``ACTIVITY_FIELDS`` order (for set-based writers)."""
+    """The status-history entry and activity for one status change, as rows in
+    ``STATUS_HISTORY_FIELDS`` and ``ACTIVITY_FIELDS`` order (for set-based writers)."""
     at = at or timezone.now()
     history = (
         patient_id,

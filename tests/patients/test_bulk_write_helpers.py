@@ -15,7 +15,6 @@ from patients.services import (
     ACTIVITY_FIELDS,
     STATUS_HISTORY_FIELDS,
     activity_build,
-    activity_row,
     status_change_build,
     status_change_rows,
 )
@@ -174,29 +173,24 @@ def test_bulk_update_rows_handles_a_json_field():
     bulk_update_rows([], ["city"])
 
 
-def test_activity_row_matches_activity_build():
+def test_saving_the_built_instances_and_copying_the_rows_store_the_same_rows():
+    patient = factories.ecm_patient()
     actor = factories.UserFactory(first_name="Ana", last_name="Ruiz")
-    kwargs = {
-        "patient_id": 7,
-        "kind": ActivityKind.LCM_ASSIGNED,
-        "description": "oLCM assigned",
-        "metadata": {"role": "olcm"},
-        "at": AT,
-    }
-    for who in (actor, None):
-        built = activity_build(actor=who, **kwargs)
-        row = activity_row(actor=who, **kwargs)
-        assert row == tuple(getattr(built, name) for name in ACTIVITY_FIELDS)
-    assert type(activity_row(actor=None, **kwargs)[1]) is str
-
-
-def test_status_change_rows_match_status_change_build():
-    for previous in (None, "new_member"):
-        history, activity = status_change_build(
-            patient_id=3, previous=previous, status="continuing_member", actor=None, at=AT
-        )
-        history_row, activity_values = status_change_rows(
-            patient_id=3, previous=previous, status="continuing_member", actor=None, at=AT
-        )
-        assert history_row == tuple(getattr(history, name) for name in STATUS_HISTORY_FIELDS)
-        assert activity_values == tuple(getattr(activity, name) for name in ACTIVITY_FIELDS)
+    change = {"patient_id": patient.pk, "status": "continuing_member", "at": AT}
+    for who, previous in ((actor, None), (None, "new_member")):
+        history, activity = status_change_build(previous=previous, actor=who, **change)
+        history.save()
+        activity.save()
+        history_row, activity_values = status_change_rows(previous=previous, actor=who, **change)
+        copy_insert(EcmStatusHistory, STATUS_HISTORY_FIELDS, [history_row])
+        copy_insert(Activity, ACTIVITY_FIELDS, [activity_values])
+        saved, copied = _stored(EcmStatusHistory, STATUS_HISTORY_FIELDS, patient=patient)[-2:]
+        assert saved == copied
+        saved, copied = _stored(Activity, ACTIVITY_FIELDS, patient=patient)[-2:]
+        assert saved == copied
+    assert (
+        activity_build(
+            patient_id=patient.pk, kind=ActivityKind.NOTE, description="x", actor=None, at=AT
+        ).actor_name
+        == "System"
+    )
