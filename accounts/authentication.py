@@ -3,9 +3,8 @@
 import datetime as dt
 import hmac
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -15,8 +14,7 @@ from accounts.models import (
     TOKEN_DISPLAY_CHARS,
     TOKEN_PREFIX,
     ApiToken,
-    Role,
-    UserRole,
+    User,
     hash_token,
 )
 from accounts.throttling import ip_limiter
@@ -24,6 +22,7 @@ from audit.services import note_credentials
 
 # A module reference: ecm_admin.exceptions imports DRF views, which import this module.
 from ecm_admin import exceptions as api_errors
+from ecm_admin.statements import Select
 
 HEADER = "HTTP_X_USER_TOKEN"
 MAX_TOKEN_LENGTH = 200
@@ -36,17 +35,46 @@ def idle_expired(token: ApiToken, now: dt.datetime) -> bool:
     return token.is_idle(now)
 
 
-def _user_is_admin() -> RawSQL:
-    """Whether the token's user holds the admin role: written out, because this runs on
-    every request and the ORM's ``Exists(...)`` costs about a millisecond to build."""
-    qn = connection.ops.quote_name
-    user_roles = qn(UserRole._meta.db_table)
-    roles = qn(Role._meta.db_table)
-    sql = (
-        f"EXISTS (SELECT 1 FROM {user_roles} ur JOIN {roles} r ON r.id = ur.role_id"
-        f" WHERE ur.user_id = {qn(ApiToken._meta.db_table)}.user_id AND r.name = %s)"
+def _token_lookup() -> Select:
+    """The token by its digest, with its user and whether the user holds the admin role, in
+    one written-out query: it runs on every request."""
+    token_fields = [f"t.{field.attname}" for field in ApiToken._meta.concrete_fields]
+    user_fields = [f"u.{field.attname}" for field in User._meta.concrete_fields]
+    is_admin = (
+        "EXISTS (SELECT 1 FROM accounts_userrole ur JOIN accounts_role r ON r.id = ur.role_id"
+        " WHERE ur.user_id = t.user_id AND r.name = %s)"
     )
-    return RawSQL(sql, [RoleName.ADMIN], output_field=BooleanField())
+    return Select(
+        "SELECT {columns} FROM accounts_apitoken t JOIN accounts_user u ON u.id = t.user_id"
+        " WHERE t.digest = %s",
+        tables={"t": ApiToken, "u": User},
+        columns=[*token_fields, *user_fields, ("user_is_admin", is_admin, BooleanField())],
+    )
+
+
+_TOKEN_LOOKUP = _token_lookup()
+
+
+def find_token(digest: str) -> ApiToken | None:
+    """The token with this digest, its ``user`` loaded and ``user.is_api_admin`` set."""
+    rows = _TOKEN_LOOKUP.rows([RoleName.ADMIN, digest])
+    if not rows:
+        return None
+    values = rows[0]
+    token_fields = ApiToken._meta.concrete_fields
+    user_fields = User._meta.concrete_fields
+    split = len(token_fields)
+    token = ApiToken.from_db(
+        DEFAULT_DB_ALIAS, [field.attname for field in token_fields], values[:split]
+    )
+    user = User.from_db(
+        DEFAULT_DB_ALIAS,
+        [field.attname for field in user_fields],
+        values[split : split + len(user_fields)],
+    )
+    user.is_api_admin = values[-1]
+    token.user = user
+    return token
 
 
 class UserTokenAuthentication(authentication.BaseAuthentication):
@@ -75,13 +103,7 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
         if not raw or len(raw) > MAX_TOKEN_LENGTH:
             self._fail(request, limiter, "Authentication required")
         digest = hash_token(raw)
-        token = (
-            ApiToken.objects.select_related("user")
-            .annotate(user_is_admin=_user_is_admin())
-            .filter(digest=digest)
-            .order_by()[:1]  # the digest is unique: no ORDER BY to build
-        )
-        token = next(iter(token), None)
+        token = find_token(digest)
         if token is None or not hmac.compare_digest(token.digest, digest):
             # Only the recognisable, non-secret start of something shaped like a token.
             prefix = raw[:TOKEN_DISPLAY_CHARS] if raw.startswith(TOKEN_PREFIX) else ""
@@ -97,7 +119,6 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
         user = token.user
         if not user.is_active:
             self._fail(request, limiter, "User account is inactive")
-        user.is_api_admin = token.user_is_admin
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now

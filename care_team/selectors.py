@@ -7,7 +7,6 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -19,8 +18,9 @@ from accounts.choices import RoleName
 from accounts.models import Role, User, UserRole
 from care_team.choices import LcmRole
 from care_team.models import CaseLoad
+from ecm_admin.statements import Select
 from patients.models import EcmEligibilityInformation, Patient
-from patients.selectors import ecm_patients
+from patients.selectors import CARE_TEAM_JOINS
 
 
 def _count(queryset: QuerySet) -> Coalesce:
@@ -59,54 +59,90 @@ def lead_care_managers(*, search: str = "", role: str = "") -> QuerySet[User]:
     return users.order_by("first_name", "last_name", "id")
 
 
-def lead_care_manager_rows(ids: list[int]) -> QuerySet[User]:
-    """The LCMs of one page with their assignment counts (correlated subqueries, computed for
-    these rows only) and their roles (one prefetch query).
-
-    Each count reads one index only (``olcm``, ``ilcm``, ``(olcm, ilcm)``): the distinct
-    patients are the oLCM assignments plus the iLCM ones, less those where the user is both
-    (added up where the row is rendered).
-    """
-    return (
-        User.objects.filter(pk__in=ids)
-        .annotate(
-            olcm_assignments_count=_count(CaseLoad.objects.filter(olcm_id=OuterRef("pk"))),
-            ilcm_assignments_count=_count(CaseLoad.objects.filter(ilcm_id=OuterRef("pk"))),
-            dual_assignments_count=_count(
-                CaseLoad.objects.filter(olcm_id=OuterRef("pk"), ilcm_id=OuterRef("pk"))
-            ),
-        )
-        .prefetch_related(Prefetch("roles", queryset=Role.objects.order_by("name", "id")))
-    )
-
-
-CARE_TEAM_COLUMNS = (
-    "first_name",
-    "last_name",
-    "case_load__provider_id",
-    "case_load__olcm_id",
-    "case_load__ilcm_id",
-    "case_load__olcm_assigned_at",
-    "case_load__ilcm_assigned_at",
-    *(
-        f"case_load__{user}__{name}"
-        for user in ("provider", "olcm", "ilcm")
-        for name in ("first_name", "last_name", "email")
-    ),
+# Each count reads one index only (``olcm``, ``ilcm``, ``(olcm, ilcm)``), for the page's rows.
+_LEAD_CARE_MANAGER_ROWS = Select(
+    "SELECT {columns} FROM accounts_user u WHERE u.id IN ({ids})",
+    tables={"u": User},
+    columns=[
+        "u.id",
+        "u.first_name",
+        "u.last_name",
+        "u.email",
+        (
+            "olcm_assignments_count",
+            "(SELECT COUNT(*) FROM care_team_caseload c WHERE c.olcm_id = u.id)",
+            IntegerField(),
+        ),
+        (
+            "ilcm_assignments_count",
+            "(SELECT COUNT(*) FROM care_team_caseload c WHERE c.ilcm_id = u.id)",
+            IntegerField(),
+        ),
+        (
+            "dual_assignments_count",
+            "(SELECT COUNT(*) FROM care_team_caseload c"
+            " WHERE c.olcm_id = u.id AND c.ilcm_id = u.id)",
+            IntegerField(),
+        ),
+    ],
+)
+_ROLE_NAMES = Select(
+    "SELECT {columns} FROM accounts_userrole ur JOIN accounts_role r ON r.id = ur.role_id"
+    " WHERE ur.user_id IN ({ids})",
+    tables={"ur": UserRole, "r": Role},
+    columns=["ur.user_id", "r.name"],
 )
 
 
-def patient_care_team(patient_id: int) -> Patient | None:
-    """The ECM patient with its case load and the case load's users, in one query (only the
-    columns ``render_patient_care_team`` shows)."""
-    rows = (
-        ecm_patients()
-        .select_related("case_load__provider", "case_load__olcm", "case_load__ilcm")
-        .only(*CARE_TEAM_COLUMNS)
-        .filter(pk=patient_id)
-        .order_by()[:1]
-    )
-    return next(iter(rows), None)
+def lead_care_manager_rows(ids: list[int]) -> list[dict]:
+    """The LCMs of one page (any order) with their assignment counts (correlated subqueries,
+    computed for these rows only) and their role names (``"roles"``, sorted): two queries.
+
+    The distinct patients are the oLCM assignments plus the iLCM ones, less those where the
+    user is both (added up where the row is rendered).
+    """
+    rows = _LEAD_CARE_MANAGER_ROWS.dicts(ids=ids)
+    roles: dict[int, list[str]] = {}
+    for user_id, name in _ROLE_NAMES.rows(ids=ids):
+        roles.setdefault(user_id, []).append(name)
+    for row in rows:
+        row["roles"] = sorted(roles.get(row["u.id"], []))
+    return rows
+
+
+def lead_care_manager_row_id(row: dict) -> int:
+    return row["u.id"]
+
+
+_CARE_TEAM = Select(
+    "SELECT {columns} FROM patients_patient p"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id"
+    + CARE_TEAM_JOINS
+    + " WHERE p.id = %s",
+    tables={"p": Patient, "c": CaseLoad, "pu": User, "ou": User, "iu": User},
+    columns=[
+        "p.id",
+        "p.first_name",
+        "p.last_name",
+        "c.id",
+        "c.provider_id",
+        "c.olcm_id",
+        "c.ilcm_id",
+        "c.olcm_assigned_at",
+        "c.ilcm_assigned_at",
+        *(
+            f"{user}.{name}"
+            for user in ("pu", "ou", "iu")
+            for name in ("first_name", "last_name", "email")
+        ),
+    ],
+)
+
+
+def patient_care_team(patient_id: int) -> dict | None:
+    """The ECM patient's care team in one query: the row ``render_patient_care_team`` shows
+    (keyed by column), or ``None`` when there is no such ECM patient."""
+    return _CARE_TEAM.first([patient_id])
 
 
 def ecm_patient_ids_by_member_id(member_ids: Iterable[str]) -> dict[str, int]:

@@ -14,9 +14,8 @@ from care_team.services import (
     InvalidItem,
 )
 from ecm_admin.exceptions import UnprocessableEntity
-from ecm_admin.formats import iso_timestamp
+from ecm_admin.formats import full_name, iso_timestamp
 from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
-from patients.models import Patient
 
 ASSIGNMENT_KEYS = ("patient_id", "olcm_user_id", "ilcm_user_id", "provider_id", "reason")
 REMOVAL_KEYS = ("patient_id", "role", "reason")
@@ -30,18 +29,18 @@ def _name(user: User | None) -> str | None:
     return user.name if user is not None else None
 
 
-def render_lead_care_manager(user: User) -> dict:
+def render_lead_care_manager(row: dict) -> dict:
+    """A row of ``selectors.lead_care_manager_rows``."""
+    olcm, ilcm = row["olcm_assignments_count"], row["ilcm_assignments_count"]
     return {
-        "id": user.pk,
-        "name": user.name,
-        "email": user.email,
-        "roles": sorted(role.name for role in user.roles.all()),
+        "id": row["u.id"],
+        "name": full_name(row["u.first_name"], row["u.last_name"]),
+        "email": row["u.email"],
+        "roles": row["roles"],
         # Distinct patients: a patient whose oLCM and iLCM are both this user counts once.
-        "assigned_patients_count": (
-            user.olcm_assignments_count + user.ilcm_assignments_count - user.dual_assignments_count
-        ),
-        "olcm_assignments_count": user.olcm_assignments_count,
-        "ilcm_assignments_count": user.ilcm_assignments_count,
+        "assigned_patients_count": olcm + ilcm - row["dual_assignments_count"],
+        "olcm_assignments_count": olcm,
+        "ilcm_assignments_count": ilcm,
     }
 
 
@@ -62,33 +61,31 @@ def render_case_load(case_load: CaseLoad) -> dict:
     }
 
 
-def _render_lcm(user: User | None, assigned_at) -> dict | None:
-    if user is None:
+def _render_lcm(row: dict, role: str, user: str) -> dict | None:
+    user_id = row[f"c.{role}_id"]
+    if user_id is None:
         return None
     return {
-        "user_id": user.pk,
-        "name": user.name,
-        "email": user.email,
-        "assigned_at": iso_timestamp(assigned_at),
+        "user_id": user_id,
+        "name": full_name(row[f"{user}.first_name"], row[f"{user}.last_name"]),
+        "email": row[f"{user}.email"],
+        "assigned_at": iso_timestamp(row[f"c.{role}_assigned_at"]),
     }
 
 
-def render_patient_care_team(patient: Patient) -> dict:
-    try:
-        case_load = patient.case_load
-    except CaseLoad.DoesNotExist:
-        case_load = None
+def render_patient_care_team(row: dict) -> dict:
+    """A row of ``selectors.patient_care_team``."""
     return {
-        "patient_id": patient.pk,
-        "patient_name": patient.name,
+        "patient_id": row["p.id"],
+        "patient_name": full_name(row["p.first_name"], row["p.last_name"]),
         "case_load": None
-        if case_load is None
+        if row["c.id"] is None
         else {
-            "id": case_load.pk,
-            "provider_id": case_load.provider_id,
-            "provider_name": _name(case_load.provider),
-            "olcm": _render_lcm(case_load.olcm, case_load.olcm_assigned_at),
-            "ilcm": _render_lcm(case_load.ilcm, case_load.ilcm_assigned_at),
+            "id": row["c.id"],
+            "provider_id": row["c.provider_id"],
+            "provider_name": full_name(row["pu.first_name"], row["pu.last_name"]),
+            "olcm": _render_lcm(row, "olcm", "ou"),
+            "ilcm": _render_lcm(row, "ilcm", "iu"),
         },
     }
 

@@ -41,6 +41,7 @@ class LeadCareManagerListView(APIView):
                 "lead_care_managers",
                 render_lead_care_manager,
                 load=selectors.lead_care_manager_rows,
+                row_id=selectors.lead_care_manager_row_id,
             )
         )
 

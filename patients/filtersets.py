@@ -1,8 +1,22 @@
 """One FilterSet for ``GET /patients`` query parameters and the ``POST /patients/filter`` body."""
 
+import json
+
 from django import forms
 from django.db import connection
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import Concat, Upper
 from django_filters import rest_framework as filters
 
@@ -60,6 +74,17 @@ class PatientFilterSet(filters.FilterSet):
         "authorization_status",
         "missing_lcm",
     )
+
+    _form_class = None
+
+    def get_form_class(self):
+        """The form is the same for every request: built once (django-filter would build the
+        class and its nine fields for every request). A form copies its fields per instance,
+        so sharing the class shares nothing a request changes."""
+        cls = type(self)
+        if cls.__dict__.get("_form_class") is None:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         term = value.strip()
@@ -156,6 +181,42 @@ def search_table_ids(term: str, sort_dir) -> QuerySet:
     its rows are exactly the ECM patients, keyed by the patient id (PostgreSQL)."""
     descending = isinstance(sort_dir, str) and sort_dir.upper() == "DESC"
     return _search_table_matches(term).order_by("-pk" if descending else "pk")
+
+
+# A search the planner expects to match at most this many patients reads its page and its
+# exact count in one scan (``search_table_page``): the index scan that finds such a set reads
+# all of it anyway, and counting it again would be a second scan of the same index.
+NARROW_SEARCH_ESTIMATE = 20_000
+
+
+def search_table_page(term: str, sort_dir, offset: int, limit: int) -> tuple[list[int], int] | None:
+    """``(page ids, exact count)`` of a search the planner expects to be narrow, in one query
+    (``COUNT(*) OVER ()`` counts every match before the page is cut), or ``None``: a broad
+    search (its first ids come cheaper from the primary key, in order, and its count from a
+    count), or a page past the last match (no row carries the count).
+    """
+    matches = _search_table_matches(term)
+    if _estimated_rows(matches.values("pk")) > NARROW_SEARCH_ESTIMATE:
+        return None
+    rows = list(
+        search_table_ids(term, sort_dir)
+        .annotate(total=Window(Count("*")))
+        .values_list("pk", "total")[offset : offset + limit]
+    )
+    if not rows:
+        return None
+    return [pk for pk, _ in rows], rows[0][1]
+
+
+def _estimated_rows(queryset: QuerySet) -> float:
+    """The planner's estimate of the rows ``queryset`` returns (PostgreSQL; no execution)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return plan[0]["Plan"]["Plan Rows"]
 
 
 def _search_table_usable(term: str) -> bool:

@@ -1,11 +1,12 @@
 """Every read of patient records."""
 
 from django.db import connection
-from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import DateTimeField, IntegerField, QuerySet
 
+from accounts.models import User
+from care_team.models import CaseLoad
+from ecm_admin.statements import Select
 from patients.models import (
-    Activity,
     EcmAuthorization,
     EcmEligibilityInformation,
     EcmStatusHistory,
@@ -38,72 +39,143 @@ def ecm_patient_count() -> int:
     return EcmEligibilityInformation.objects.count()
 
 
-# The columns the list representation renders (``serializers.patient_list_item``): loading
-# only these keeps a page from decoding a dozen unused timestamps per row.
-LIST_COLUMNS = (
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    *(
-        f"ecm_eligibility_information__{name}"
-        for name in (
-            "member_id",
-            "cin",
-            "ecm_service_auth_id",
-            "ecm_provider_name",
-            "ecm_benefit_auth_eff_date",
-            "ecm_benefit_auth_end_date",
-            "acuity_level",
-            "member_record_status",
-        )
-    ),
-    "case_load__provider_id",
-    "case_load__olcm_id",
-    "case_load__ilcm_id",
-    *(
-        f"{related}__{name}"
-        for related in CASE_LOAD_RELATED
-        for name in ("first_name", "last_name")
-    ),
+# The case load and its three users (aliases c, pu, ou, iu) of the patient ``p``.
+CARE_TEAM_JOINS = """
+    LEFT JOIN care_team_caseload c ON c.patient_id = p.id
+    LEFT JOIN accounts_user pu ON pu.id = c.provider_id
+    LEFT JOIN accounts_user ou ON ou.id = c.olcm_id
+    LEFT JOIN accounts_user iu ON iu.id = c.ilcm_id
+"""
+_TABLES = {
+    "p": Patient,
+    "e": EcmEligibilityInformation,
+    "c": CaseLoad,
+    "pu": User,
+    "ou": User,
+    "iu": User,
+}
+_ELIGIBILITY_SUMMARY = [
+    f"e.{name}"
+    for name in (
+        "id",
+        "member_id",
+        "cin",
+        "ecm_service_auth_id",
+        "ecm_provider_name",
+        "ecm_benefit_auth_eff_date",
+        "ecm_benefit_auth_end_date",
+        "acuity_level",
+        "member_record_status",
+    )
+]
+_CASE_LOAD_SUMMARY = [
+    "c.id",
+    "c.provider_id",
+    "c.olcm_id",
+    "c.ilcm_id",
+    *(f"{user}.{name}" for user in ("pu", "ou", "iu") for name in ("first_name", "last_name")),
+]
+
+# Only the columns the list representation renders (``serializers.patient_list_item``).
+_PATIENT_ROWS = Select(
+    "SELECT {columns} FROM patients_patient p"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id"
+    + CARE_TEAM_JOINS
+    + " WHERE p.id IN ({ids})",
+    tables=_TABLES,
+    columns=[
+        "p.id",
+        "p.first_name",
+        "p.last_name",
+        "p.date_of_birth",
+        *_ELIGIBILITY_SUMMARY,
+        *_CASE_LOAD_SUMMARY,
+    ],
 )
 
 
-def patient_rows(ids: list[int]) -> QuerySet[Patient]:
-    """The list representation's rows for these patient ids: one query, any page size."""
-    return (
-        Patient.objects.filter(pk__in=ids)
-        .select_related("ecm_eligibility_information", *CASE_LOAD_RELATED)
-        .only(*LIST_COLUMNS)
-    )
+def patient_rows(ids: list[int]) -> list[dict]:
+    """The list representation's rows for these ECM patient ids (any order): one query."""
+    return _PATIENT_ROWS.dicts(ids=ids)
 
 
-def patient_detail(*, patient_id: int) -> Patient | None:
+def patient_row_id(row: dict) -> int:
+    """The patient id of a row of ``patient_rows`` or ``patient_detail``."""
+    return row["p.id"]
+
+
+_PATIENT_DETAIL = Select(
+    "SELECT {columns} FROM patients_patient p"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id"
+    + CARE_TEAM_JOINS
+    + " WHERE p.id = %s",
+    tables=_TABLES,
+    columns=[
+        *(
+            f"p.{name}"
+            for name in (
+                "id",
+                "first_name",
+                "last_name",
+                "date_of_birth",
+                "gender",
+                "street",
+                "city",
+                "state",
+                "zip_code",
+                "phone",
+                "email",
+                "services",
+            )
+        ),
+        *_ELIGIBILITY_SUMMARY,
+        "e.ecm_npi",
+        "e.created_at",
+        "e.updated_at",
+        *_CASE_LOAD_SUMMARY,
+        # Both from the (patient_id, created_at) index.
+        (
+            "activities_count",
+            "(SELECT COUNT(*) FROM patients_activity a WHERE a.patient_id = p.id)",
+            IntegerField(),
+        ),
+        (
+            "last_activity_at",
+            "(SELECT MAX(a.created_at) FROM patients_activity a WHERE a.patient_id = p.id)",
+            DateTimeField(),
+        ),
+    ],
+)
+_AUTHORIZATIONS = Select(
+    "SELECT {columns} FROM patients_ecmauthorization a WHERE a.patient_id = %s"
+    " ORDER BY a.start_date DESC, a.id DESC",
+    tables={"a": EcmAuthorization},
+    columns=[
+        f"a.{name}"
+        for name in (
+            "id",
+            "auth_no",
+            "auth_type",
+            "authorization_type",
+            "status",
+            "start_date",
+            "expiration_date",
+        )
+    ],
+)
+_STATUS_HISTORY = Select(
+    "SELECT {columns} FROM patients_ecmstatushistory h WHERE h.patient_id = %s"
+    " ORDER BY h.changed_at DESC, h.id DESC",
+    tables={"h": EcmStatusHistory},
+    columns=["h.id", "h.status", "h.changed_at", "h.changed_by"],
+)
+
+
+def patient_detail(*, patient_id: int) -> dict | None:
     """One ECM patient with everything the detail representation shows (three queries)."""
-    activities = Activity.objects.filter(patient_id=OuterRef("pk")).order_by()
-    queryset = (
-        ecm_patients()
-        .select_related("ecm_eligibility_information", *CASE_LOAD_RELATED)
-        .annotate(
-            activities_count=Coalesce(
-                Subquery(
-                    activities.values("patient_id").annotate(n=Count("id")).values("n"),
-                    output_field=IntegerField(),
-                ),
-                0,
-            ),
-            last_activity_at=Subquery(
-                activities.values("patient_id").annotate(at=Max("created_at")).values("at")
-            ),
-        )
-        .prefetch_related(
-            Prefetch(
-                "ecm_authorizations",
-                queryset=EcmAuthorization.objects.order_by("-start_date", "-id"),
-            ),
-            Prefetch(
-                "ecm_status_history",
-                queryset=EcmStatusHistory.objects.order_by("-changed_at", "-id"),
-            ),
-        )
-    )
-    return next(iter(queryset.filter(pk=patient_id).order_by()[:1]), None)
+    patient = _PATIENT_DETAIL.first([patient_id])
+    if patient is None:
+        return None
+    patient["ecm_authorizations"] = _AUTHORIZATIONS.dicts([patient_id])
+    patient["ecm_status_history"] = _STATUS_HISTORY.dicts([patient_id])
+    return patient

@@ -1,7 +1,7 @@
 """Patient representations (output) exactly as the ECM Patients API shows them.
 
-Renderers read only preloaded data (see ``patients.selectors``); they never query.
-Blank optional values are rendered as ``null``.
+Renderers read only the rows ``patients.selectors`` returns (dicts keyed by column, such as
+``"p.first_name"``); they never query. Blank optional values are rendered as ``null``.
 """
 
 import re
@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecm_admin.exceptions import UnprocessableEntity
-from ecm_admin.formats import iso_date, iso_timestamp
+from ecm_admin.formats import full_name, iso_date, iso_timestamp
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
-from patients.models import EcmEligibilityInformation, Patient
 from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
 
 
@@ -19,110 +18,100 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-def _user_name(user) -> str | None:
-    return user.name if user is not None else None
-
-
-def _case_load_or_none(patient: Patient):
-    # The reverse one-to-one raises when absent; select_related caches the miss as None.
-    try:
-        return patient.case_load
-    except Patient.case_load.RelatedObjectDoesNotExist:
-        return None
-
-
-def eligibility_summary(info: EcmEligibilityInformation) -> dict[str, Any]:
+def eligibility_summary(row: dict) -> dict[str, Any]:
     return {
-        "id": info.id,
-        "member_id": info.member_id,
-        "cin": _blank_to_none(info.cin),
-        "ecm_service_auth_id": _blank_to_none(info.ecm_service_auth_id),
-        "ecm_provider_name": _blank_to_none(info.ecm_provider_name),
-        "ecm_benefit_auth_eff_date": iso_date(info.ecm_benefit_auth_eff_date),
-        "ecm_benefit_auth_end_date": iso_date(info.ecm_benefit_auth_end_date),
-        "acuity_level": _blank_to_none(info.acuity_level),
-        "member_record_status": info.member_record_status,
+        "id": row["e.id"],
+        "member_id": row["e.member_id"],
+        "cin": _blank_to_none(row["e.cin"]),
+        "ecm_service_auth_id": _blank_to_none(row["e.ecm_service_auth_id"]),
+        "ecm_provider_name": _blank_to_none(row["e.ecm_provider_name"]),
+        "ecm_benefit_auth_eff_date": iso_date(row["e.ecm_benefit_auth_eff_date"]),
+        "ecm_benefit_auth_end_date": iso_date(row["e.ecm_benefit_auth_end_date"]),
+        "acuity_level": _blank_to_none(row["e.acuity_level"]),
+        "member_record_status": row["e.member_record_status"],
     }
 
 
-def eligibility_detail(info: EcmEligibilityInformation) -> dict[str, Any]:
+def eligibility_detail(row: dict) -> dict[str, Any]:
     return {
-        **eligibility_summary(info),
-        "ecm_npi": _blank_to_none(info.ecm_npi),
-        "created_at": iso_timestamp(info.created_at),
-        "updated_at": iso_timestamp(info.updated_at),
+        **eligibility_summary(row),
+        "ecm_npi": _blank_to_none(row["e.ecm_npi"]),
+        "created_at": iso_timestamp(row["e.created_at"]),
+        "updated_at": iso_timestamp(row["e.updated_at"]),
     }
 
 
-def case_load_summary(patient: Patient) -> dict[str, Any] | None:
-    case_load = _case_load_or_none(patient)
-    if case_load is None:
+def case_load_summary(row: dict) -> dict[str, Any] | None:
+    """The care team's ids and names, or ``None`` when the patient has no case load."""
+    if row["c.id"] is None:
         return None
     return {
-        "provider_id": case_load.provider_id,
-        "provider_name": _user_name(case_load.provider),
-        "olcm_user_id": case_load.olcm_id,
-        "olcm_name": _user_name(case_load.olcm),
-        "ilcm_user_id": case_load.ilcm_id,
-        "ilcm_name": _user_name(case_load.ilcm),
+        "provider_id": row["c.provider_id"],
+        "provider_name": full_name(row["pu.first_name"], row["pu.last_name"]),
+        "olcm_user_id": row["c.olcm_id"],
+        "olcm_name": full_name(row["ou.first_name"], row["ou.last_name"]),
+        "ilcm_user_id": row["c.ilcm_id"],
+        "ilcm_name": full_name(row["iu.first_name"], row["iu.last_name"]),
     }
 
 
-def patient_list_item(patient: Patient) -> dict[str, Any]:
+def patient_list_item(row: dict) -> dict[str, Any]:
+    """A row of ``selectors.patient_rows``."""
     return {
-        "id": patient.id,
-        "name": patient.name,
-        "date_of_birth": iso_date(patient.date_of_birth),
-        "ecm_eligibility_information": eligibility_summary(patient.ecm_eligibility_information),
-        "case_load": case_load_summary(patient),
+        "id": row["p.id"],
+        "name": full_name(row["p.first_name"], row["p.last_name"]),
+        "date_of_birth": iso_date(row["p.date_of_birth"]),
+        "ecm_eligibility_information": eligibility_summary(row),
+        "case_load": case_load_summary(row),
     }
 
 
-def patient_detail(patient: Patient) -> dict[str, Any]:
-    case_load = case_load_summary(patient)
+def patient_detail(row: dict) -> dict[str, Any]:
+    """What ``selectors.patient_detail`` returns."""
+    case_load = case_load_summary(row)
     if case_load is not None:
-        case_load = {"id": patient.case_load.id, **case_load}
+        case_load = {"id": row["c.id"], **case_load}
     return {
-        "id": patient.id,
-        "name": patient.name,
-        "first_name": patient.first_name,
-        "last_name": patient.last_name,
-        "date_of_birth": iso_date(patient.date_of_birth),
-        "gender": _blank_to_none(patient.gender),
+        "id": row["p.id"],
+        "name": full_name(row["p.first_name"], row["p.last_name"]),
+        "first_name": row["p.first_name"],
+        "last_name": row["p.last_name"],
+        "date_of_birth": iso_date(row["p.date_of_birth"]),
+        "gender": _blank_to_none(row["p.gender"]),
         "address": {
-            "street": _blank_to_none(patient.street),
-            "city": _blank_to_none(patient.city),
-            "state": _blank_to_none(patient.state),
-            "zip": _blank_to_none(patient.zip_code),
+            "street": _blank_to_none(row["p.street"]),
+            "city": _blank_to_none(row["p.city"]),
+            "state": _blank_to_none(row["p.state"]),
+            "zip": _blank_to_none(row["p.zip_code"]),
         },
-        "phone": _blank_to_none(patient.phone),
-        "email": _blank_to_none(patient.email),
-        "services": list(patient.services or []),
-        "ecm_eligibility_information": eligibility_detail(patient.ecm_eligibility_information),
+        "phone": _blank_to_none(row["p.phone"]),
+        "email": _blank_to_none(row["p.email"]),
+        "services": list(row["p.services"] or []),
+        "ecm_eligibility_information": eligibility_detail(row),
         "case_load": case_load,
         "ecm_authorizations": [
             {
-                "id": auth.id,
-                "auth_no": auth.auth_no,
-                "auth_type": _blank_to_none(auth.auth_type),
-                "authorization_type": _blank_to_none(auth.authorization_type),
-                "status": _blank_to_none(auth.status),
-                "start_date": iso_date(auth.start_date),
-                "expiration_date": iso_date(auth.expiration_date),
+                "id": auth["a.id"],
+                "auth_no": auth["a.auth_no"],
+                "auth_type": _blank_to_none(auth["a.auth_type"]),
+                "authorization_type": _blank_to_none(auth["a.authorization_type"]),
+                "status": _blank_to_none(auth["a.status"]),
+                "start_date": iso_date(auth["a.start_date"]),
+                "expiration_date": iso_date(auth["a.expiration_date"]),
             }
-            for auth in patient.ecm_authorizations.all()
+            for auth in row["ecm_authorizations"]
         ],
         "ecm_status_history": [
             {
-                "id": entry.id,
-                "status": entry.status,
-                "changed_at": iso_timestamp(entry.changed_at),
-                "changed_by": entry.changed_by,
+                "id": entry["h.id"],
+                "status": entry["h.status"],
+                "changed_at": iso_timestamp(entry["h.changed_at"]),
+                "changed_by": entry["h.changed_by"],
             }
-            for entry in patient.ecm_status_history.all()
+            for entry in row["ecm_status_history"]
         ],
-        "activities_count": patient.activities_count,
-        "last_activity_at": iso_timestamp(patient.last_activity_at),
+        "activities_count": row["activities_count"],
+        "last_activity_at": iso_timestamp(row["last_activity_at"]),
     }
 
 

@@ -14,7 +14,12 @@ from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
 from ecm_admin.pagination import page_request, paginate
 from patients import selectors, services
 from patients.etags import if_match_check, representation_etag
-from patients.filtersets import PatientFilterSet, order_patients, search_table_ids
+from patients.filtersets import (
+    PatientFilterSet,
+    order_patients,
+    search_table_ids,
+    search_table_page,
+)
 from patients.serializers import parse_patient_update, patient_detail, patient_list_item
 
 PLURAL = "patients"
@@ -28,19 +33,19 @@ SEARCH_PROBE_ROWS = 1000
 def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Mapping) -> dict:
     filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
     queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
+    page = page_request(paging)
+    rows = {"load": selectors.patient_rows, "row_id": selectors.patient_row_id}
     term = filterset.search_table_term(sort_by)
     if term is None:
-        source, count, probe = queryset, filterset.count(), 0
-    else:
-        source, count, probe = search_table_ids(term, sort_dir), filterset.count, SEARCH_PROBE_ROWS
+        return paginate(queryset, page, PLURAL, patient_list_item, count=filterset.count(), **rows)
+    source = search_table_ids(term, sort_dir)
+    known = search_table_page(term, sort_dir, page.offset, page.per_page)
+    if known is not None:
+        ids, total = known
+        return paginate(source, page, PLURAL, patient_list_item, count=total, page_ids=ids, **rows)
+    count = filterset.count
     return paginate(
-        source,
-        page_request(paging),
-        PLURAL,
-        patient_list_item,
-        count=count,
-        load=selectors.patient_rows,
-        probe=probe,
+        source, page, PLURAL, patient_list_item, count=count, probe=SEARCH_PROBE_ROWS, **rows
     )
 
 

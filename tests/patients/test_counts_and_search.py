@@ -136,6 +136,43 @@ def test_every_page_of_a_search_adds_up_to_its_total(admin_client, population):
     assert [p["id"] for p in desc["patients"]] == seen[::-1]
 
 
+@pytest.mark.postgres
+def test_narrow_and_broad_search_plans_give_the_same_pages(admin_client, population, monkeypatch):
+    """A search estimated narrow reads its page and count in one query; one estimated broad
+    probes and counts. Every page, in both directions, past the end too, is the same."""
+    from patients import filtersets
+
+    def pages(threshold: float) -> list[dict]:
+        monkeypatch.setattr(filtersets, "NARROW_SEARCH_ESTIMATE", threshold)
+        bodies = []
+        for term, per_page, sort_dir in itertools.product(
+            ["mar", "MARIA", "mem00001", "o", "zzz"], [1, 5, 100], ["ASC", "DESC"]
+        ):
+            for page in (1, 2, 3, 30):
+                params = {"search": term, "per_page": per_page, "page": page, "sort_dir": sort_dir}
+                response = admin_client.get(f"{BASE}/patients", params)
+                assert response.status_code == 200
+                bodies.append(response.json())
+        return bodies
+
+    narrow = pages(float("inf"))
+    assert narrow == pages(-1)
+    assert any(body["pagination"]["total_count"] > 5 for body in narrow)
+
+
+@pytest.mark.postgres
+def test_a_narrow_search_reads_page_and_count_in_one_query(admin_client, population):
+    url = f"{BASE}/patients?search=maria&per_page=2&page=2"
+    admin_client.get(url)  # the token's last_used_at is fresh from here on
+    with CaptureQueriesContext(connection) as ctx:
+        body = admin_client.get(url).json()
+    assert body["pagination"]["total_count"] == 6
+    statements = [q["sql"] for q in ctx.captured_queries]
+    windowed = [sql for sql in statements if "COUNT(*) OVER ()" in sql]
+    assert len(windowed) == 1
+    assert not [sql for sql in statements if "COUNT(" in sql and sql not in windowed]
+
+
 # --- paginate(probe=...) ---------------------------------------------------------------
 
 
@@ -153,9 +190,10 @@ def _pages(probe: int, per_page: int, count_calls: list):
             queryset,
             PageRequest(page=page, per_page=per_page),
             "patients",
-            lambda p: p.pk,
+            selectors.patient_row_id,
             count=count,
             load=selectors.patient_rows,
+            row_id=selectors.patient_row_id,
             probe=probe,
         )
         pages.append(body)
@@ -179,9 +217,10 @@ def test_a_probe_that_reads_everything_is_the_only_query(population):
             queryset,
             PageRequest(page=2, per_page=10),
             "patients",
-            lambda p: p.pk,
+            selectors.patient_row_id,
             count=lambda: pytest.fail("counted although the probe read every id"),
             load=selectors.patient_rows,
+            row_id=selectors.patient_row_id,
             probe=100,
         )
     assert body["pagination"]["total_count"] == 24
