@@ -72,40 +72,23 @@ def paginate(
     plural: str,
     render: Callable[[Any], dict],
     *,
-    count: int | Callable[[], int] | None = None,
+    count: int | None = None,
     load: Callable[[list[int]], Iterable[Any]] | None = None,
     row_id: Callable[[Any], int] = attrgetter("pk"),
-    probe: int = 0,
     page_ids: list[int] | None = None,
 ) -> dict:
     """Slice ``queryset`` (already ordered) and render the envelope.
 
-    ``count`` may be given (a number, or a function called only when needed) when the caller
-    can count more cheaply than ``queryset.count()``.
+    ``count`` may be given when the caller can count more cheaply than ``queryset.count()``.
     ``load`` (a deferred join): the page's ids are read first, by the ordered and filtered
     query alone, then ``load(ids)`` fetches those rows with everything they render, in any
     order (``row_id(row)`` is a row's id). A deep page then skips over ids only, not over
     fully joined rows.
-    ``probe`` (with ``load``): first read at most ``probe + 1`` ids; when that is all of
-    them, the count and the page come from that one query (a narrow search); otherwise the
-    count is read as usual, and the page too unless it lies within the ids read.
-    ``page_ids`` (with ``load`` and a ``count``): the page's ids, read together with the count.
+    ``page_ids`` (with ``load`` and ``count``): the page's ids, when the caller read them
+    together with the count (a narrow search).
     """
+    total = queryset.count() if count is None else count
     ids = page_ids
-    if ids is not None:
-        total = count() if callable(count) else count
-    else:
-        probing = bool(probe and load)
-        head = list(queryset.values_list("pk", flat=True)[: probe + 1]) if probing else []
-        complete = probing and len(head) <= probe  # the probe read every id
-        if complete:
-            total = len(head)
-        elif count is None:
-            total = queryset.count()
-        else:
-            total = count() if callable(count) else count
-        if complete or request.offset + request.per_page <= len(head):
-            ids = head[request.offset : request.offset + request.per_page]
     window = slice(request.offset, request.offset + request.per_page)
     if total == 0 or request.offset >= total:
         rows = []
@@ -116,12 +99,8 @@ def paginate(
             ids = _page_ids(queryset, request, total)
         by_id = {row_id(row): row for row in load(ids)} if ids else {}
         rows = [by_id[pk] for pk in ids if pk in by_id]
-    return _envelope(plural, [render(row) for row in rows], request, total)
-
-
-def _envelope(plural: str, items: list[dict], request: PageRequest, total: int) -> dict:
     return {
-        plural: items,
+        plural: [render(row) for row in rows],
         "pagination": {
             "current_page": request.page,
             "total_pages": math.ceil(total / request.per_page) if total else 0,

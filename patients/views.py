@@ -26,10 +26,6 @@ PLURAL = "patients"
 FILTER_BODY_KEYS = ("search", "sort_by", "sort_dir", "page", "per_page", "filters")
 
 
-# A search whose matches are at most this many is read in one query: ids, count and page.
-SEARCH_PROBE_ROWS = 1000
-
-
 def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Mapping) -> dict:
     filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
     queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
@@ -43,10 +39,7 @@ def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Map
     if known is not None:
         ids, total = known
         return paginate(source, page, PLURAL, patient_list_item, count=total, page_ids=ids, **rows)
-    count = filterset.count
-    return paginate(
-        source, page, PLURAL, patient_list_item, count=count, probe=SEARCH_PROBE_ROWS, **rows
-    )
+    return paginate(source, page, PLURAL, patient_list_item, count=filterset.count(), **rows)
 
 
 class PatientListView(APIView):

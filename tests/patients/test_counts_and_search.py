@@ -139,7 +139,7 @@ def test_every_page_of_a_search_adds_up_to_its_total(admin_client, population):
 @pytest.mark.postgres
 def test_narrow_and_broad_search_plans_give_the_same_pages(admin_client, population, monkeypatch):
     """A search estimated narrow reads its page and count in one query; one estimated broad
-    probes and counts. Every page, in both directions, past the end too, is the same."""
+    counts, then reads its page. Every page, in both directions, past the end too, is the same."""
     from patients import filtersets
 
     def pages(threshold: float) -> list[dict]:
@@ -173,59 +173,32 @@ def test_a_narrow_search_reads_page_and_count_in_one_query(admin_client, populat
     assert not [sql for sql in statements if "COUNT(" in sql and sql not in windowed]
 
 
-# --- paginate(probe=...) ---------------------------------------------------------------
+# --- paginate(page_ids=...) -------------------------------------------------------------
 
 
-def _pages(probe: int, per_page: int, count_calls: list):
-    queryset = order_patients(selectors.ecm_patients(), "id", "ASC")
-
-    def count():
-        count_calls.append(1)
-        return queryset.count()
-
-    total = queryset.count()
-    pages = []
-    for page in range(1, total // per_page + 3):
-        body = paginate(
-            queryset,
-            PageRequest(page=page, per_page=per_page),
-            "patients",
-            selectors.patient_row_id,
-            count=count,
-            load=selectors.patient_rows,
-            row_id=selectors.patient_row_id,
-            probe=probe,
-        )
-        pages.append(body)
-    return pages
+def _page(queryset, page: int, per_page: int, **known):
+    return paginate(
+        queryset,
+        PageRequest(page=page, per_page=per_page),
+        "patients",
+        selectors.patient_row_id,
+        load=selectors.patient_rows,
+        row_id=selectors.patient_row_id,
+        **known,
+    )
 
 
 @pytest.mark.parametrize("per_page", [1, 3, 7, 100])
-def test_probing_pages_equal_plain_pages(population, per_page):
-    plain = _pages(0, per_page, [])
-    for probe in (1, 5, 23, 24, 25, 1000):
-        calls = []
-        assert _pages(probe, per_page, calls) == plain, probe
-        # The count is asked for only when the probe did not read every id.
-        assert (len(calls) == 0) == (probe >= 24), probe
-
-
-def test_a_probe_that_reads_everything_is_the_only_query(population):
+def test_pages_given_their_ids_and_count_equal_plain_pages(population, per_page):
     queryset = order_patients(selectors.ecm_patients(), "id", "ASC")
-    with CaptureQueriesContext(connection) as ctx:
-        body = paginate(
-            queryset,
-            PageRequest(page=2, per_page=10),
-            "patients",
-            selectors.patient_row_id,
-            count=lambda: pytest.fail("counted although the probe read every id"),
-            load=selectors.patient_rows,
-            row_id=selectors.patient_row_id,
-            probe=100,
-        )
-    assert body["pagination"]["total_count"] == 24
-    assert len(body["patients"]) == 10
-    assert len(ctx.captured_queries) == 2  # the probe, the page's rows
+    ids = list(queryset.values_list("pk", flat=True))
+    for page in range(1, len(ids) // per_page + 3):
+        offset = (page - 1) * per_page
+        window = ids[offset : offset + per_page]
+        with CaptureQueriesContext(connection) as ctx:
+            known = _page(queryset, page, per_page, count=len(ids), page_ids=window)
+        assert known == _page(queryset, page, per_page), page
+        assert len(ctx.captured_queries) == (1 if window else 0)  # the rows only
 
 
 def test_search_query_count_does_not_grow_with_the_page(
