@@ -4,15 +4,13 @@ from collections.abc import Iterable
 
 from django.db.models import (
     Exists,
-    Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Concat, Lower
+from django.db.models.functions import Concat, Lower
 
 from accounts.choices import RoleName
 from accounts.models import Role, User, UserRole
@@ -21,13 +19,6 @@ from care_team.models import CaseLoad
 from ecm_admin.statements import Select
 from patients.models import EcmEligibilityInformation, Patient
 from patients.selectors import CARE_TEAM_JOINS
-
-
-def _count(queryset: QuerySet) -> Coalesce:
-    """``(SELECT COUNT(*) FROM ... WHERE <correlated>)`` as an annotation, 0 when empty."""
-    # COUNT(1), not COUNT(id): no column to read, so an index-only scan can answer it.
-    counted = queryset.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def _holds_role(role: str) -> Exists:
