@@ -51,8 +51,9 @@ class CaseLoad(models.Model):
 class LcmAssignmentHistory(models.Model):
     """Append-only: every change of a care-team role (who, from, to, by whom, why, when)."""
 
+    # No index of its own: (patient, created_at) serves every lookup by patient.
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="lcm_assignment_history"
+        Patient, on_delete=models.CASCADE, related_name="lcm_assignment_history", db_index=False
     )
     case_load = models.ForeignKey(CaseLoad, on_delete=models.CASCADE, related_name="history")
     role = models.CharField(max_length=10, choices=CareTeamRole.choices)

@@ -12,7 +12,9 @@ and the Django admin, so every change records the same history entry and activit
    copied in with ``COPY`` on PostgreSQL, see ``ecm_admin.db``).
 
 The number of queries does not depend on the number of items (on SQLite, Django splits bulk
-statements into batches of 999 parameters, so very large writes take a few more).
+statements into batches of 999 parameters, so very large writes take a few more; a bulk
+assignment on PostgreSQL updates the changed case loads with one statement per set of roles
+changed, at most seven).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from accounts.choices import RoleName
 from accounts.models import User, UserRole
 from care_team.choices import CareTeamRole, LcmRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
-from ecm_admin.db import bulk_update_rows, copy_insert
+from ecm_admin.db import bulk_update_rows, copy_insert, updates_read_named_fields_only
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
 from patients.models import Activity, Patient
@@ -129,13 +131,19 @@ class _Batch:
         user_ids: Iterable[int],
         actor: User | None,
         default_actor_name: str,
+        bulk: bool = False,
     ):
+        """``bulk``: many items, whose results are errors only: the patients are locked
+        without being loaded (``patients`` maps their ids to ``None``)."""
         self.now = timezone.now()
         self.actor = actor
         self.default_actor_name = default_actor_name
         self.acted_by_name = actor_name(actor, default_actor_name)
-        self.patients = _lock_ecm_patients(set(patient_ids))
-        self.case_loads = _case_loads_by_patient(self.patients)
+        self.patients = _lock_ecm_patients(set(patient_ids), load=not bulk)
+        # Bulk on PostgreSQL: the case loads' time stamps are not read (an aware datetime costs
+        # more to load than the rest of the row); a write sets those of the roles it changes.
+        self.stamps_unread = bulk and updates_read_named_fields_only()
+        self.case_loads = _case_loads_by_patient(self.patients, stamps=not self.stamps_unread)
         # The users the items name and those the case loads hold (one query for both).
         held = {
             user_id
@@ -148,6 +156,7 @@ class _Batch:
             _attach_users(case_load, self.users)
         self.created: list[CaseLoad] = []
         self.changed: dict[int, CaseLoad] = {}
+        self.changed_roles: dict[int, set[str]] = {}  # by case load id
         # Rows in HISTORY_FIELDS order, except a case load in place of its id: a new case
         # load has none until it is saved.
         self.history: list[tuple] = []
@@ -175,8 +184,10 @@ class _Batch:
         case_load = self.case_loads.get(item.patient_id)
         if case_load is None:
             case_load = CaseLoad(
-                patient=self.patients[item.patient_id], created_at=self.now, updated_at=self.now
+                patient_id=item.patient_id, created_at=self.now, updated_at=self.now
             )
+            if (patient := self.patients[item.patient_id]) is not None:
+                case_load.patient = patient
             self.case_loads[item.patient_id] = case_load
             self.created.append(case_load)
         for role, user_id in item.roles():
@@ -207,6 +218,7 @@ class _Batch:
         case_load.updated_at = self.now
         if case_load.pk is not None:
             self.changed[case_load.pk] = case_load
+            self.changed_roles.setdefault(case_load.pk, set()).add(role)
 
     def _activity(
         self, case_load: CaseLoad, role: str, previous: User | None, user: User | None, reason
@@ -244,8 +256,18 @@ class _Batch:
     def save(self) -> None:
         if self.created:
             CaseLoad.objects.bulk_create(self.created)
-        if self.changed:
+        if self.changed and not self.stamps_unread:
             bulk_update_rows(list(self.changed.values()), _CASE_LOAD_FIELDS)
+        elif self.changed:
+            # Only the roles that changed and their time stamps (the others were not read):
+            # one statement per set of changed roles, at most seven.
+            groups: dict[tuple[str, ...], list[CaseLoad]] = {}
+            for pk, case_load in self.changed.items():
+                roles = tuple(role for role in _CASE_LOAD_USERS if role in self.changed_roles[pk])
+                groups.setdefault(roles, []).append(case_load)
+            for roles, case_loads in groups.items():
+                stamps = [f"{role}_assigned_at" for role in roles]
+                bulk_update_rows(case_loads, [*roles, *stamps, "updated_at"])
         if self.history:
             copy_insert(
                 LcmAssignmentHistory,
@@ -260,32 +282,43 @@ def _display(user: User | None) -> str:
     return (user.name or user.email) if user is not None else "nobody"
 
 
-def _lock_ecm_patients(patient_ids: set[int]) -> dict[int, Patient]:
+def _lock_ecm_patients(patient_ids: set[int], *, load: bool = True) -> dict[int, Patient | None]:
     """Lock the ECM patients among ``patient_ids``; every care-team writer takes these locks.
 
     The case loads are read by a later statement, so a writer that waited for a lock sees what
     the previous one committed (in READ COMMITTED each statement takes a fresh snapshot).
+    Without ``load`` the patients are locked but not loaded (their ids map to ``None``).
     """
     if not patient_ids:
         return {}
     rows = (
         ecm_patients()
-        .filter(pk__in=patient_ids)
-        .only("id", "first_name", "last_name")
+        .filter(pk__any_of=sorted(patient_ids))
         .order_by("pk")
         .select_for_update(of=("self",))
     )
-    return {patient.pk: patient for patient in rows}
+    if not load:
+        return dict.fromkeys(rows.values_list("pk", flat=True))
+    return {patient.pk: patient for patient in rows.only("id", "first_name", "last_name")}
 
 
-def _case_loads_by_patient(patients: dict[int, Patient]) -> dict[int, CaseLoad]:
-    """The patients' case loads, without their users (``_attach_users`` adds those)."""
+def _case_loads_by_patient(
+    patients: dict[int, Patient | None], *, stamps: bool = True
+) -> dict[int, CaseLoad]:
+    """The patients' case loads, without their users (``_attach_users`` adds those).
+
+    Without ``stamps``, the time stamps (``created_at``, ``updated_at``, ``*_assigned_at``)
+    are left unread.
+    """
     if not patients:
         return {}
-    rows = CaseLoad.objects.filter(patient_id__in=patients)
+    rows = CaseLoad.objects.filter(patient_id__any_of=list(patients))
+    if not stamps:
+        rows = rows.only("id", "patient", *_CASE_LOAD_USERS)
     case_loads = {}
     for case_load in rows:
-        case_load.patient = patients[case_load.patient_id]
+        if (patient := patients[case_load.patient_id]) is not None:
+            case_load.patient = patient
         case_loads[case_load.patient_id] = case_load
     return case_loads
 
@@ -306,7 +339,7 @@ def _users_with_roles(user_ids: set[int]) -> dict[int, User]:
         return Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role))
 
     rows = (
-        User.objects.filter(pk__in=user_ids)
+        User.objects.filter(pk__any_of=list(user_ids))
         .only("id", "email", "first_name", "last_name", "is_active")
         .annotate(is_lcm=holds(RoleName.ECM), is_provider=holds(RoleName.PROVIDER))
     )
@@ -402,6 +435,7 @@ def bulk_assign_care_team(
         user_ids=_user_ids(valid),
         actor=actor,
         default_actor_name=default_actor_name,
+        bulk=True,
     )
     errors: list[list[str]] = []
     for item in assignments:

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import connection, models
 from django.db.backends.utils import logger
+from django.db.models.lookups import In, Lookup
 from django.utils import timezone
 
 # Fields whose model attribute is already what psycopg should send (no ORM preparation).
@@ -177,6 +178,13 @@ def insert_returning_ids(
     return ids
 
 
+def updates_read_named_fields_only() -> bool:
+    """Whether ``bulk_update_rows`` reads from the instances only the fields it is given, when
+    those are plain columns (on PostgreSQL; elsewhere it reads every field, so a deferred one
+    would be loaded row by row)."""
+    return _on_postgresql()
+
+
 def bulk_update_rows(objs: Sequence[models.Model], fields: list[str]) -> None:
     """Write ``fields`` of rows that already exist (and that the caller has locked).
 
@@ -202,6 +210,8 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: list[str]) -> None:
     pk = model._meta.pk
     columns = [[obj.pk for obj in objs]]
     columns += [[field.pre_save(obj, False) for obj in objs] for field in targets]
+    # Each column as one array literal (text): psycopg would adapt a list value by value.
+    columns = [_array_literal(values) for values in columns]
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     names = [qn(pk.column), *(qn(field.column) for field in targets)]
@@ -215,3 +225,55 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: list[str]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, columns)
+
+
+def _array_literal(values: Sequence[Any]) -> str:
+    """``values`` as the text of a PostgreSQL array literal, such as ``{1,NULL,"a b"}``.
+
+    For the plain column types of ``_PLAIN_TYPES``: numbers as they are, dates and aware
+    datetimes in ISO 8601, booleans as ``t``/``f``, text quoted, ``None`` as ``NULL``.
+    """
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
+def _array_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.date):  # datetimes too
+        return f'"{value.isoformat()}"'
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+class AnyOf(Lookup):
+    """``field__any_of=values``: ``field = ANY('{...}'::type[])`` on PostgreSQL, ``IN``
+    elsewhere.
+
+    For long lists of ids or keys (a chunk's patients, member ids): ``__in`` prepares,
+    resolves and binds every value on its own, which costs milliseconds per thousand values;
+    here the list is one array literal (integers as the column's type, strings as ``text``:
+    never cast to a shorter ``varchar``, which would truncate them). Lists of other values go
+    to ``IN``.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return list(self.rhs)
+
+    def as_sql(self, compiler, connection):
+        types = {type(value) for value in self.rhs}
+        if connection.vendor != "postgresql" or types not in ({int}, {str}):
+            return In(self.lhs, self.rhs).as_sql(compiler, connection)
+        lhs, params = self.process_lhs(compiler, connection)
+        db_type = "text" if types == {str} else self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{db_type}[])", [*params, _array_literal(self.rhs)]
+
+
+models.Field.register_lookup(AnyOf)
+models.ForeignObject.register_lookup(AnyOf)  # relations look up only their own class's lookups

@@ -215,11 +215,12 @@ def _present(columns: Sequence[Column], header: Sequence[str]) -> list[Column]:
 
 def _model_values(values: Values, columns: Sequence[Column]) -> Values:
     """``values`` (keyed by column name) as model attributes, without KEEP entries."""
-    return {
-        column.model_attr: values[column.name]
-        for column in columns
-        if column.name in values and values[column.name] is not KEEP
-    }
+    model_values = {}
+    for column in columns:
+        value = values.get(column.name, KEEP)
+        if value is not KEEP:
+            model_values[column.attr or column.name] = value
+    return model_values
 
 
 def _changes(obj: models.Model, values: Values) -> Values:
@@ -399,6 +400,10 @@ def _run(
 # --- members ---------------------------------------------------------------------------
 
 
+# A valid row of the member feed: line, member_id, patient values, eligibility values.
+_MemberRow = tuple[int, str, Values, Values]
+
+
 @dataclass
 class _MemberChange:
     """One valid row compared with what is stored.
@@ -441,19 +446,40 @@ class _MemberImporter(_ChunkImporter):
         self.patient_columns = _present(PATIENT_COLUMNS, header)
         self.eligibility_columns = _present(ELIGIBILITY_COLUMNS, header)
 
-    def apply(self, valid: list[tuple[int, Values]], outcome: ImportReport) -> None:
-        existing = self._existing([values["member_id"] for _, values in valid])
+    def validate(self, chunk: list[NumberedRow]) -> _Validated:
+        """As for every import, each valid row also split into its patient and eligibility
+        values (model attributes): Python work done here, in the thread that validates the next
+        chunk while the current one is written."""
+        validated = super().validate(chunk)
+        split = [
+            (
+                line,
+                values["member_id"],
+                _model_values(values, self.patient_columns),
+                _model_values(values, self.eligibility_columns),
+            )
+            for line, values in validated.valid
+        ]
+        return validated._replace(valid=split)
+
+    def apply(self, valid: list[_MemberRow], outcome: ImportReport) -> None:
+        existing = self._existing([member_id for _, member_id, _, _ in valid])
+        changes = {row[1]: self._compare(row, existing) for row in valid}
         if not self.dry_run:
             # Re-read the rows about to change under a lock, so no concurrent edit is lost.
-            changing = [
-                values["member_id"]
-                for _, values in valid
-                if values["member_id"] in existing and self._compare(values, existing).changed
-            ]
-            existing.update(self._existing(changing, lock=True))
+            changing = {
+                member_id
+                for member_id, change in changes.items()
+                if change.changed and not change.is_new
+            }
+            if changing:
+                existing.update(self._existing(list(changing), lock=True))
+                changes.update(
+                    (row[1], self._compare(row, existing)) for row in valid if row[1] in changing
+                )
         writes = _MemberWrites()
-        for line, values in valid:
-            change = self._compare(values, existing)
+        for line, member_id, _, _ in valid:
+            change = changes[member_id]
             if problem := self._date_problem(change.eligibility_changes, change.eligibility):
                 outcome.errors.append(RowError(line, problem))
             elif change.is_new:
@@ -475,18 +501,16 @@ class _MemberImporter(_ChunkImporter):
     ) -> dict[str, EcmEligibilityInformation]:
         if not member_ids:
             return {}
-        rows = EcmEligibilityInformation.objects.filter(member_id__in=member_ids)
+        rows = EcmEligibilityInformation.objects.filter(member_id__any_of=member_ids)
         rows = rows.select_related("patient").order_by("pk")
         if lock:
             rows = rows.select_for_update()
         return {row.member_id: row for row in rows}
 
-    def _compare(
-        self, values: Values, existing: dict[str, EcmEligibilityInformation]
-    ) -> _MemberChange:
-        patient_values = _model_values(values, self.patient_columns)
-        eligibility_values = _model_values(values, self.eligibility_columns)
-        eligibility = existing.get(values["member_id"])
+    @staticmethod
+    def _compare(row: _MemberRow, existing: dict[str, EcmEligibilityInformation]) -> _MemberChange:
+        _, member_id, patient_values, eligibility_values = row
+        eligibility = existing.get(member_id)
         if eligibility is None:
             return _MemberChange(None, None, patient_values, eligibility_values)
         return _MemberChange(
@@ -566,10 +590,17 @@ class _NewRow:
             for f in fields
         }
         self.defaults.update(fixed)
+        self._template = [self.defaults[name] for name in self.fields]
+        self._position = {name: position for position, name in enumerate(self.fields)}
 
     def __call__(self, values: Values, **more: Any) -> tuple:
-        row = {**self.defaults, **values, **more}
-        return tuple(row[name] for name in self.fields)
+        row = self._template.copy()
+        for given in (values, more):
+            for attr, value in given.items():
+                position = self._position.get(attr)
+                if position is not None:  # as before: what is not a column is left out
+                    row[position] = value
+        return tuple(row)
 
 
 def _assign(obj: models.Model, changes: Values) -> None:

@@ -158,8 +158,9 @@ class EcmAuthorization(models.Model):
 class EcmStatusHistory(models.Model):
     """Append-only: one row per change of a member's record status."""
 
+    # No index of its own: (patient, changed_at) serves every lookup by patient.
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="ecm_status_history"
+        Patient, on_delete=models.CASCADE, related_name="ecm_status_history", db_index=False
     )
     status = models.CharField(max_length=20, choices=MemberRecordStatus.choices)
     changed_at = models.DateTimeField(default=timezone.now)
@@ -187,7 +188,10 @@ class EcmStatusHistory(models.Model):
 class Activity(models.Model):
     """Append-only activity log of a patient (what changed, by whom, when)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="activities")
+    # No index of its own: (patient, created_at) serves every lookup by patient.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     kind = models.CharField(max_length=30, choices=ActivityKind.choices)
     description = models.TextField()
     actor = models.ForeignKey(

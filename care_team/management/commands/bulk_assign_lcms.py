@@ -3,15 +3,26 @@
 Columns: ``patient_id`` or ``member_id``; ``olcm_user_id`` or ``olcm_email``; ``ilcm_user_id``
 or ``ilcm_email``; optional ``provider_id``. Rows go through the bulk-assignment service in
 chunks of 1,000 (each chunk set-based, in its own transaction) with the bulk endpoint's rules.
+
+On PostgreSQL each chunk is split by patient between ``WRITERS`` writers, each with its own
+connection and transaction, which run at the same time (while the main thread reads and
+resolves the next chunk). All rows of one patient go to the same writer, in file order, so the
+same patient twice still ends with the later row, both changes recorded in order; the
+results, the output and the exit status come out in file order, exactly as with one writer.
+Every writer locks its patients as every care-team writer does (ordered by id), and the
+writers' patients never overlap, so they cannot deadlock each other or anyone else.
 """
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.db import connection
 
 from accounts.models import User
 from audit.commands import AuditedCommand
@@ -36,6 +47,10 @@ LCM_COLUMN_NAMES = {column for pair in LCM_COLUMNS for column in pair}
 KNOWN_COLUMNS = {*PATIENT_COLUMNS, *LCM_COLUMN_NAMES, "provider_id"}
 RESULT_COLUMNS = ["line", "patient_id", "member_id", "status", "errors"]
 MAX_REPORTED_FAILURES = 100
+# Writers working on one chunk at the same time (PostgreSQL, outside a transaction).
+WRITERS = 2
+# The rows of a writer whose transaction failed (the other writers' rows are written).
+NOT_WRITTEN = "Not applied: a database error stopped this part of the chunk"
 
 
 class Row:
@@ -78,16 +93,12 @@ class Command(AuditedCommand):
             writer = csv.writer(results_file) if results_file else None
             if writer:
                 writer.writerow(RESULT_COLUMNS)
-            with Progress(total, label="Assigning") as bar:
-                for rows in self._chunks(path):
-                    items = self._items(rows, reason)
-                    result = bulk_assign_care_team(
-                        assignments=items,
-                        actor=actor,
-                        default_actor_name=COMMAND_ACTOR_NAME,
-                        dry_run=dry_run,
-                    )
-                    for row, errors in zip(rows, result.errors, strict=True):
+            with (
+                Progress(total, label="Assigning") as bar,
+                _Writers(_writer_count(), actor=actor, dry_run=dry_run) as writers,
+            ):
+                for rows, items, chunk_errors in writers.run(self._prepared(path, reason)):
+                    for row, errors in zip(rows, chunk_errors, strict=True):
                         if writer:
                             writer.writerow(
                                 [
@@ -102,11 +113,11 @@ class Command(AuditedCommand):
                             failures.append(f"line {row.line}: {'; '.join(errors)}")
                     self.audit_patient_ids.extend(
                         item.patient_id
-                        for item, errors in zip(items, result.errors, strict=True)
+                        for item, errors in zip(items, chunk_errors, strict=True)
                         if not errors and isinstance(item, Assignment)
                     )
                     processed += len(rows)
-                    failed += result.failed_count
+                    failed += sum(1 for errors in chunk_errors if errors)
                     bar.advance(len(rows))
         finally:
             if results_file:
@@ -165,6 +176,12 @@ class Command(AuditedCommand):
                 return sum(1 for _ in self._reader(handle))
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise CommandError(f"Cannot read {path}: {exc}") from exc
+
+    def _prepared(
+        self, path: Path, reason: str
+    ) -> Iterator[tuple[list[Row], list[Assignment | InvalidItem]]]:
+        for rows in self._chunks(path):
+            yield rows, self._items(rows, reason)
 
     def _chunks(self, path: Path) -> Iterator[list[Row]]:
         with self._open(path) as handle:
@@ -257,3 +274,124 @@ class Command(AuditedCommand):
         except UnprocessableEntity as exc:
             errors.extend(exc.errors)
             return None
+
+
+# --- writers -----------------------------------------------------------------------
+
+
+def _writer_count() -> int:
+    """``WRITERS`` on PostgreSQL; one elsewhere, and inside a caller's transaction (other
+    connections cannot see its uncommitted rows, and its chunks must stay in it)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return WRITERS
+
+
+Chunk = tuple[list[Row], list[Assignment | InvalidItem]]
+
+
+class _Writers:
+    """Applies chunks of items with ``count`` writers, split by patient; one runs inline.
+
+    ``run`` yields ``(rows, items, errors per item)`` for every chunk, in order. A chunk is
+    handed to the writers only once the previous one is done, and the main thread prepares
+    the next chunk meanwhile. Each writer is one thread with its own connection, so one
+    patient's rows are always applied by the same connection, one chunk after the other.
+    """
+
+    def __init__(self, count: int, *, actor: User | None, dry_run: bool):
+        self.count = count
+        self.actor = actor
+        self.dry_run = dry_run
+        self._stack = ExitStack()
+        self._threads: list[ThreadPoolExecutor] = []
+
+    def __enter__(self) -> "_Writers":
+        if self.count > 1:
+            for number in range(self.count):
+                executor = ThreadPoolExecutor(1, thread_name_prefix=f"bulk-assign-{number}")
+                self._stack.enter_context(executor)
+                # Registered after the executor, so run first: the connection is closed by
+                # its own thread before the thread stops.
+                self._stack.callback(_close_connection_in, executor)
+                self._threads.append(executor)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stack.close()
+
+    def run(self, chunks: Iterator[Chunk]) -> Iterator[tuple[list[Row], list, list[list[str]]]]:
+        if self.count == 1:
+            for rows, items in chunks:
+                yield rows, items, self._assign(items)
+            return
+        prepared, problem = _next(chunks)
+        while prepared is not None:
+            rows, items = prepared
+            parts = [
+                (part, thread.submit(self._assign, [items[position] for position in part]))
+                for thread, part in zip(self._threads, self._split(items), strict=True)
+                if part
+            ]
+            # Read and resolve the next chunk meanwhile; a failure there is raised only after
+            # this chunk's results are out, as it would be without writers running ahead.
+            prepared, problem = _next(chunks)
+            errors: list[list[str]] = [[] for _ in items]
+            outcomes, failure = _results([future for _, future in parts])
+            for (part, _), part_errors in zip(parts, outcomes, strict=True):
+                # A writer that failed rolled its part back; the others' parts are written.
+                part_errors = part_errors or [[NOT_WRITTEN]] * len(part)
+                for position, item_errors in zip(part, part_errors, strict=True):
+                    errors[position] = item_errors
+            # Reported (results file, audit record) before the failure stops the command.
+            yield rows, items, errors
+            if failure is not None:
+                raise failure
+        if problem is not None:
+            raise problem
+
+    def _split(self, items: Sequence[Assignment | InvalidItem]) -> list[list[int]]:
+        """Item positions per writer, in input order: every item of a patient to one writer."""
+        parts: list[list[int]] = [[] for _ in range(self.count)]
+        for position, item in enumerate(items):
+            writer = item.patient_id % self.count if isinstance(item, Assignment) else 0
+            parts[writer].append(position)
+        return parts
+
+    def _assign(self, items: list[Assignment | InvalidItem]) -> list[list[str]]:
+        result = bulk_assign_care_team(
+            assignments=items,
+            actor=self.actor,
+            default_actor_name=COMMAND_ACTOR_NAME,
+            dry_run=self.dry_run,
+        )
+        return result.errors
+
+
+def _next(chunks: Iterator[Chunk]) -> tuple[Chunk | None, Exception | None]:
+    try:
+        return next(chunks, None), None
+    except Exception as exc:
+        return None, exc
+
+
+def _results(futures: list) -> tuple[list, BaseException | None]:
+    """Every future's result in order (``None`` for one that failed), once all are done, and
+    the first failure."""
+    failure: BaseException | None = None
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result())
+        except BaseException as exc:  # wait for the other writers
+            outcomes.append(None)
+            failure = failure or exc
+    return outcomes, failure
+
+
+def _close_connection_in(executor: ThreadPoolExecutor) -> None:
+    executor.submit(_close_connection).result()
+
+
+def _close_connection() -> None:
+    connection.close()  # the calling thread's own connection
