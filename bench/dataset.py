@@ -748,6 +748,18 @@ CASE_LOAD_COLUMNS = (
 )  # fmt: skip
 
 
+def checkpoint(url: str) -> bool:
+    """Flush the dirty pages of earlier work (``CHECKPOINT``), so that a checkpoint does not
+    land inside the next measured write. False when the role may not (no superuser or
+    ``pg_checkpoint``): the run goes on without it."""
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
+
+
 def snapshot_before_writes(url: str) -> None:
     with psycopg.connect(url, connect_timeout=5) as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SNAPSHOT_TABLE)))

@@ -868,13 +868,21 @@ class Harness:
         dataset.snapshot_before_writes(self.url)
         self.writes_started = True
         if self.wanted("bulk_assign"):
+            self._checkpoint()
             results.append(self._bulk_assign(bulk_bodies))
         commands = available_commands(self.env)
         if self.wanted("import_members"):
+            self._checkpoint()
             results += self._import_members(commands)
         if self.wanted("bulk_assign_lcms"):
+            self._checkpoint()
             results.append(self._bulk_assign_lcms(commands, lcm_ids, provider_ids))
         return results
+
+    def _checkpoint(self) -> None:
+        """Each write starts with the earlier work's dirty pages flushed (see README)."""
+        if not dataset.checkpoint(self.url):
+            log("CHECKPOINT not allowed for this role: writes may include earlier flushes")
 
     def _bulk_assign(self, bodies: list[dict]) -> WriteResult:
         size = len(bodies[0]["assignments"]) if bodies else 0
