@@ -67,7 +67,7 @@ def _page_ids(queryset: QuerySet, request: PageRequest, total: int) -> list[int]
 
 
 def paginate(
-    queryset: QuerySet,
+    queryset: QuerySet | None,
     request: PageRequest,
     plural: str,
     render: Callable[[Any], dict],
@@ -77,7 +77,8 @@ def paginate(
     row_id: Callable[[Any], int] = attrgetter("pk"),
     page_ids: list[int] | None = None,
 ) -> dict:
-    """Slice ``queryset`` (already ordered) and render the envelope.
+    """Slice ``queryset`` (already ordered; ``None`` when ``page_ids`` are given) and render
+    the envelope.
 
     ``count`` may be given when the caller can count more cheaply than ``queryset.count()``.
     ``load`` (a deferred join): the page's ids are read first, by the ordered and filtered

@@ -6,7 +6,6 @@ from django import forms
 from django.db import connection
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     IntegerField,
@@ -15,7 +14,6 @@ from django.db.models import (
     QuerySet,
     Value,
     When,
-    Window,
 )
 from django.db.models.functions import Concat, Upper
 from django_filters import rest_framework as filters
@@ -106,11 +104,11 @@ class PatientFilterSet(filters.FilterSet):
         condition = {"olcm": no_olcm, "ilcm": no_ilcm, "any": no_olcm | no_ilcm}[value]
         return queryset.filter(condition)
 
-    def search_table_term(self, sort_by) -> str | None:
+    def search_table_term(self, sort_key: str) -> str | None:
         """The term, when the list is a search alone in id order on PostgreSQL (call after
-        ``filtered``): then the search table alone answers it (``search_table_ids``)."""
+        ``validate``): then the search table alone answers it (``search_table_page``)."""
         criteria = self._criteria()
-        if set(criteria) != {"search"} or sort_by not in (None, "", "id"):
+        if set(criteria) != {"search"} or sort_key != "id":
             return None
         return criteria["search"] if _search_table_usable(criteria["search"]) else None
 
@@ -144,10 +142,14 @@ class PatientFilterSet(filters.FilterSet):
             rows = rows.filter(_ELIGIBILITY_CRITERIA[name](value))
         return rows
 
-    def filtered(self) -> QuerySet:
-        """The filtered queryset, or 422 naming every bad parameter."""
+    def validate(self) -> None:
+        """422 naming every bad parameter."""
         if not self.is_valid():
             raise UnprocessableEntity(filter_error_sentences(self))
+
+    def filtered(self) -> QuerySet:
+        """The filtered queryset, or 422 naming every bad parameter."""
+        self.validate()
         return self.qs
 
 
@@ -176,47 +178,73 @@ def search_patient_ids(term: str) -> QuerySet:
     return by_name.union(by_ids)
 
 
-def search_table_ids(term: str, sort_dir) -> QuerySet:
-    """Ids of the ECM patients matching ``term``, in id order, from the search table alone:
-    its rows are exactly the ECM patients, keyed by the patient id (PostgreSQL)."""
-    descending = isinstance(sort_dir, str) and sort_dir.upper() == "DESC"
-    return _search_table_matches(term).order_by("-pk" if descending else "pk")
-
-
 # A search the planner expects to match at most this many patients reads its page and its
-# exact count in one scan (``search_table_page``): the index scan that finds such a set reads
+# exact count in one scan (``COUNT(*) OVER ()``): the index scan that finds such a set reads
 # all of it anyway, and counting it again would be a second scan of the same index.
 NARROW_SEARCH_ESTIMATE = 20_000
 
 
-def search_table_page(term: str, sort_dir, offset: int, limit: int) -> tuple[list[int], int] | None:
-    """``(page ids, exact count)`` of a search the planner expects to be narrow, in one query
-    (``COUNT(*) OVER ()`` counts every match before the page is cut), or ``None``: a broad
-    search (its first ids come cheaper from the primary key, in order, and its count from a
-    count), or a page past the last match (no row carries the count).
+class SearchTableStatements:
+    """The statements that read a search from the search table alone (PostgreSQL), written
+    out: they run on every search request. ``search_text`` holds the upper-cased fields, so a
+    term matches as Django's ``contains`` with ``UPPER(term)`` would (the same escaping)."""
+
+    TABLE = PatientSearchText._meta.db_table
+
+    def __init__(self, term: str, descending: bool):
+        contains = connection.pattern_ops["contains"].format(
+            connection.pattern_esc.format("UPPER(%s)")
+        )
+        self.where = f"FROM {self.TABLE} WHERE search_text {contains}"
+        self.term = term
+        self.descending = descending
+
+    def estimate(self) -> tuple[str, list]:
+        return f"EXPLAIN (FORMAT JSON) SELECT patient_id {self.where}", [self.term]
+
+    def counted_page(self, offset: int, limit: int) -> tuple[str, list]:
+        """The page's ids, each with the count of every match (computed before the cut)."""
+        sql = f"SELECT patient_id, COUNT(*) OVER () {self.where} {self._order(False)}"
+        return f"{sql} LIMIT %s OFFSET %s", [self.term, limit, offset]
+
+    def count(self) -> tuple[str, list]:
+        return f"SELECT COUNT(*) {self.where}", [self.term]
+
+    def page(self, offset: int, limit: int, *, reverse: bool = False) -> tuple[str, list]:
+        sql = f"SELECT patient_id {self.where} {self._order(reverse)} LIMIT %s OFFSET %s"
+        return sql, [self.term, limit, offset]
+
+    def _order(self, reverse: bool) -> str:
+        return "ORDER BY patient_id " + ("DESC" if self.descending != reverse else "ASC")
+
+
+def search_table_page(term: str, descending: bool, offset: int, limit: int):
+    """``(page ids, exact count)`` of a search alone in id order, from the search table.
+
+    The planner's estimate of the matches decides: a narrow search reads page and count in one
+    query; a broad one counts, then reads its page (its first ids come cheap from the primary
+    key in order; past the middle, the mirrored page from the other end skips fewer matches).
     """
-    matches = _search_table_matches(term)
-    if _estimated_rows(matches.values("pk")) > NARROW_SEARCH_ESTIMATE:
-        return None
-    rows = list(
-        search_table_ids(term, sort_dir)
-        .annotate(total=Window(Count("*")))
-        .values_list("pk", "total")[offset : offset + limit]
-    )
-    if not rows:
-        return None
-    return [pk for pk, _ in rows], rows[0][1]
-
-
-def _estimated_rows(queryset: QuerySet) -> float:
-    """The planner's estimate of the rows ``queryset`` returns (PostgreSQL; no execution)."""
-    sql, params = queryset.query.sql_with_params()
+    statements = SearchTableStatements(term, descending)
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        cursor.execute(*statements.estimate())
         plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return plan[0]["Plan"]["Plan Rows"]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        if plan[0]["Plan"]["Plan Rows"] <= NARROW_SEARCH_ESTIMATE:
+            cursor.execute(*statements.counted_page(offset, limit))
+            rows = cursor.fetchall()
+            if rows:  # none past the last match: then the count is read below
+                return [pk for pk, _ in rows], rows[0][1]
+        cursor.execute(*statements.count())
+        total = cursor.fetchone()[0]
+        if offset >= total:
+            return [], total
+        if offset <= total // 2:
+            cursor.execute(*statements.page(offset, limit))
+            return [pk for (pk,) in cursor.fetchall()], total
+        take = min(limit, total - offset)
+        cursor.execute(*statements.page(max(total - offset - limit, 0), take, reverse=True))
+        return [pk for (pk,) in reversed(cursor.fetchall())], total
 
 
 def _search_table_usable(term: str) -> bool:
@@ -300,15 +328,20 @@ NULLABLE_SORT_KEYS = frozenset(
 )
 
 
-def order_patients(queryset: QuerySet, sort_by, sort_dir) -> QuerySet:
-    """Whitelisted ordering; ties broken by id; missing values last either way."""
+def parse_sort(sort_by, sort_dir) -> tuple[str, bool]:
+    """``(sort key, descending)`` from the whitelists, or 422."""
     sort_by = "id" if sort_by in (None, "") else sort_by
     if not isinstance(sort_by, str) or sort_by not in SORT_FIELDS:
         raise UnprocessableEntity(f"sort_by must be one of: {', '.join(SORT_FIELDS)}")
     direction = "ASC" if sort_dir in (None, "") else sort_dir
     if not isinstance(direction, str) or direction.upper() not in SORT_DIRECTIONS:
         raise UnprocessableEntity("sort_dir must be one of: ASC, DESC")
-    descending = direction.upper() == "DESC"
+    return sort_by, direction.upper() == "DESC"
+
+
+def order_patients(queryset: QuerySet, sort_by, sort_dir) -> QuerySet:
+    """Whitelisted ordering; ties broken by id; missing values last either way."""
+    sort_by, descending = parse_sort(sort_by, sort_dir)
     if sort_by == "acuity_level":
         queryset = queryset.annotate(
             acuity_rank=Case(

@@ -17,7 +17,7 @@ from patients.etags import if_match_check, representation_etag
 from patients.filtersets import (
     PatientFilterSet,
     order_patients,
-    search_table_ids,
+    parse_sort,
     search_table_page,
 )
 from patients.serializers import parse_patient_update, patient_detail, patient_list_item
@@ -28,18 +28,16 @@ FILTER_BODY_KEYS = ("search", "sort_by", "sort_dir", "page", "per_page", "filter
 
 def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Mapping) -> dict:
     filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
-    queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
+    filterset.validate()
+    sort_key, descending = parse_sort(sort_by, sort_dir)
     page = page_request(paging)
     rows = {"load": selectors.patient_rows, "row_id": selectors.patient_row_id}
-    term = filterset.search_table_term(sort_by)
-    if term is None:
-        return paginate(queryset, page, PLURAL, patient_list_item, count=filterset.count(), **rows)
-    source = search_table_ids(term, sort_dir)
-    known = search_table_page(term, sort_dir, page.offset, page.per_page)
-    if known is not None:
-        ids, total = known
-        return paginate(source, page, PLURAL, patient_list_item, count=total, page_ids=ids, **rows)
-    return paginate(source, page, PLURAL, patient_list_item, count=filterset.count(), **rows)
+    term = filterset.search_table_term(sort_key)
+    if term is not None:
+        ids, total = search_table_page(term, descending, page.offset, page.per_page)
+        return paginate(None, page, PLURAL, patient_list_item, count=total, page_ids=ids, **rows)
+    queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
+    return paginate(queryset, page, PLURAL, patient_list_item, count=filterset.count(), **rows)
 
 
 class PatientListView(APIView):

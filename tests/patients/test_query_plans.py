@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from patients import selectors
-from patients.filtersets import PatientFilterSet, order_patients, search_table_ids
+from patients.filtersets import PatientFilterSet, SearchTableStatements, order_patients
 from patients.models import Patient
 from tests import factories
 
@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def _explain(queryset) -> str:
-    sql, params = queryset.query.sql_with_params()
+    return _explain_sql(*queryset.query.sql_with_params())
+
+
+def _explain_sql(sql: str, params) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
@@ -33,9 +36,6 @@ def _plan(filters: dict, sort_by: str = "id", sort_dir: str = "ASC", count: bool
         rows = filterset.counted_rows()
         assert rows is not None, "an unfiltered list reads the stored total"
         return _explain(rows.values("pk").order_by())
-    term = filterset.search_table_term(sort_by)
-    if term is not None:
-        queryset = search_table_ids(term, sort_dir)
     return _explain(queryset.values_list("pk")[:25])
 
 
@@ -86,10 +86,26 @@ def data():
 
 
 @pytest.mark.parametrize("term", ["mar", "john do", "MEM000000123", "xyz12"])
-def test_search_reads_the_search_table_by_its_trigram_index(term):
-    for plan in (_plan({"search": term}, count=True), _plan({"search": term})):
-        assert "patient_search_trgm" in plan, plan
+@pytest.mark.parametrize("descending", [False, True])
+def test_search_reads_the_search_table_by_its_trigram_index(term, descending):
+    """Every statement a search alone runs (its estimate, its page with the count, its count
+    and its page) reads the search table through its trigram index or its primary key."""
+    statements = SearchTableStatements(term, descending)
+    for sql, params in (
+        statements.counted_page(0, 25),
+        statements.count(),
+        statements.page(0, 25),
+        statements.page(0, 25, reverse=True),
+    ):
+        plan = _explain_sql(sql, params)
+        assert "patients_patientsearchtext" in plan, plan
         assert "Seq Scan" not in plan, plan
+    for sql, params in (statements.counted_page(0, 25), statements.count()):
+        assert "patient_search_trgm" in _explain_sql(sql, params)
+    # With a filter beside it, the search is a subquery of the patient query.
+    plan = _plan({"search": term, "status": "new_member"})
+    assert "patient_search_trgm" in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 def test_search_with_a_filter_counts_through_the_trigram_index():
