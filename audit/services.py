@@ -17,21 +17,10 @@ from audit.models import AccessEvent
 from ecm_admin.request_context import client_ip, get_request_id, route_template
 from ecm_admin.statements import Insert
 
+# Every column but the id, as ``event_record`` fills them.
 _INSERT_EVENT = Insert(
     AccessEvent,
-    [
-        "occurred_at",
-        "source",
-        "action",
-        "user",
-        "token_prefix",
-        "method",
-        "route",
-        "status_code",
-        "request_id",
-        "client_ip",
-        "patient_ids",
-    ],
+    [field.name for field in AccessEvent._meta.concrete_fields if not field.primary_key],
 )
 
 # Commands may touch many patients; their ids are spread over events of at most this many.
