@@ -17,8 +17,8 @@ from accounts.models import Role, User, UserRole
 from care_team.choices import LcmRole
 from care_team.models import CaseLoad
 from ecm_admin.statements import Select
-from patients.models import EcmEligibilityInformation, Patient
-from patients.selectors import CARE_TEAM_JOINS
+from patients.models import EcmEligibilityInformation
+from patients.selectors import CARE_TEAM_TABLES, ECM_PATIENTS_WITH_CARE_TEAM
 
 
 def _holds_role(role: str) -> Exists:
@@ -106,11 +106,8 @@ def lead_care_manager_row_id(row: dict) -> int:
 
 
 _CARE_TEAM = Select(
-    "SELECT {columns} FROM patients_patient p"
-    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id"
-    + CARE_TEAM_JOINS
-    + " WHERE p.id = %s",
-    tables={"p": Patient, "c": CaseLoad, "pu": User, "ou": User, "iu": User},
+    "SELECT {columns}" + ECM_PATIENTS_WITH_CARE_TEAM + " WHERE p.id = %s",
+    tables=CARE_TEAM_TABLES,
     columns=[
         "p.id",
         "p.first_name",

@@ -39,14 +39,17 @@ def ecm_patient_count() -> int:
     return EcmEligibilityInformation.objects.count()
 
 
-# The case load and its three users (aliases c, pu, ou, iu) of the patient ``p``.
-CARE_TEAM_JOINS = """
+# ECM patients (p) with their eligibility (e), case load (c) and its provider, oLCM and iLCM
+# (pu, ou, iu): the FROM clause of the list rows, the detail and the care team.
+ECM_PATIENTS_WITH_CARE_TEAM = """
+    FROM patients_patient p
+    JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id
     LEFT JOIN care_team_caseload c ON c.patient_id = p.id
     LEFT JOIN accounts_user pu ON pu.id = c.provider_id
     LEFT JOIN accounts_user ou ON ou.id = c.olcm_id
     LEFT JOIN accounts_user iu ON iu.id = c.ilcm_id
 """
-_TABLES = {
+CARE_TEAM_TABLES = {
     "p": Patient,
     "e": EcmEligibilityInformation,
     "c": CaseLoad,
@@ -78,11 +81,8 @@ _CASE_LOAD_SUMMARY = [
 
 # Only the columns the list representation renders (``serializers.patient_list_item``).
 _PATIENT_ROWS = Select(
-    "SELECT {columns} FROM patients_patient p"
-    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id"
-    + CARE_TEAM_JOINS
-    + " WHERE p.id IN ({ids})",
-    tables=_TABLES,
+    "SELECT {columns}" + ECM_PATIENTS_WITH_CARE_TEAM + " WHERE p.id IN ({ids})",
+    tables=CARE_TEAM_TABLES,
     columns=[
         "p.id",
         "p.first_name",
@@ -105,11 +105,8 @@ def patient_row_id(row: dict) -> int:
 
 
 _PATIENT_DETAIL = Select(
-    "SELECT {columns} FROM patients_patient p"
-    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = p.id"
-    + CARE_TEAM_JOINS
-    + " WHERE p.id = %s",
-    tables=_TABLES,
+    "SELECT {columns}" + ECM_PATIENTS_WITH_CARE_TEAM + " WHERE p.id = %s",
+    tables=CARE_TEAM_TABLES,
     columns=[
         *(
             f"p.{name}"
