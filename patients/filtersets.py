@@ -203,8 +203,17 @@ class SearchTableStatements:
         return f"EXPLAIN (FORMAT JSON) SELECT patient_id {self.where}", [self.term]
 
     def counted_page(self, offset: int, limit: int) -> tuple[str, list]:
-        """The page's ids, each with the count of every match (computed before the cut)."""
-        sql = f"SELECT patient_id, COUNT(*) OVER () {self.where} {self._order(False)}"
+        """The page's ids, each with the count of every match (computed before the cut).
+
+        The matches are gathered first, as a set (``MATERIALIZED``): asked for a few rows in id
+        order, the planner may walk the primary key and filter every row of the table, not
+        seeing that the count needs every match anyway (seen: 320 ms instead of 23 ms for a
+        search matching 2,300 of 1,000,000 patients).
+        """
+        sql = (
+            f"WITH matches AS MATERIALIZED (SELECT patient_id {self.where}) "
+            f"SELECT patient_id, COUNT(*) OVER () FROM matches {self._order(False)}"
+        )
         return f"{sql} LIMIT %s OFFSET %s", [self.term, limit, offset]
 
     def count(self) -> tuple[str, list]:

@@ -154,3 +154,13 @@ def test_sorted_first_page_walks_an_index(sort_by, sort_dir, index):
     plan = _plan({}, sort_by=sort_by, sort_dir=sort_dir)
     assert index in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("term", ["MEM00000", "l1", "mar"])
+def test_counted_page_gathers_every_match_through_the_trigram_index(term):
+    """Asked for 25 rows in id order, the planner could walk the primary key and filter the
+    whole table; the count needs every match, so the page with its count reads them from the
+    trigram index, whatever the term's expected share of the table."""
+    plan = _explain_sql(*SearchTableStatements(term, descending=False).counted_page(0, 25))
+    assert "patient_search_trgm" in plan, plan
+    assert "patients_patientsearchtext_pkey" not in plan, plan
