@@ -67,7 +67,7 @@ if os.path.isdir("/dev/shm"):
 # Logs go to stdout/stderr for the process manager or container runtime to collect.
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = os.environ.get("LOG_LEVEL", "").strip().lower() or "info"
 # %(U)s is the path without the query string; %(M)s the duration in milliseconds.
 # Deliberately absent: %(r)s and %(q)s (query string), %(f)s (referer), %(h)s (client address).
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(M)sms'

@@ -168,6 +168,17 @@ def test_lists_and_numbers_are_parsed():
     assert values["LOG_LEVEL"] == "WARNING"
 
 
+def test_log_level_is_read_in_any_case():
+    assert load_settings(SECRET_KEY="s" * 50, LOG_LEVEL=" warning ")["LOG_LEVEL"] == "WARNING"
+    assert load_settings(SECRET_KEY="s" * 50, LOG_LEVEL="")["LOG_LEVEL"] == "INFO"
+
+
+def test_unknown_log_level_refuses_to_start_saying_what_is_allowed():
+    assert_refused(
+        run_settings(SECRET_KEY="s" * 50, LOG_LEVEL="verbose"), "LOG_LEVEL", "WARNING", "verbose"
+    )
+
+
 # --- DATABASE_URL ----------------------------------------------------------------------------
 
 
