@@ -102,6 +102,7 @@ def machine_description(conn: psycopg.Connection) -> dict[str, Any]:
             "random_page_cost",
             "max_parallel_workers_per_gather",
             "jit",
+            "autovacuum",
         )
     }
     try:
@@ -1025,7 +1026,8 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
         f" {machine['os']}; Python {machine['python']}",
         f"- PostgreSQL {machine['postgresql']} (shared_buffers {pg['shared_buffers']},"
         f" work_mem {pg['work_mem']}, effective_cache_size {pg['effective_cache_size']},"
-        f" random_page_cost {pg['random_page_cost']}, jit {pg['jit']})",
+        f" random_page_cost {pg['random_page_cost']}, jit {pg['jit']},"
+        f" autovacuum {pg.get('autovacuum', '?')})",
         f"- Data set: {data['patients']:,} ECM patients, database {data['size']} ("
         + ", ".join(f"{t} {n:,}" for t, n in data["rows"].items())
         + ")",

@@ -1,6 +1,7 @@
 """The write path's schema and helpers: the append-only tables keep one ``patient_id`` index
 (the ``(patient_id, time)`` one: care_team 0003 and patients 0007), the
-``any_of`` lookup, and ``bulk_update_rows`` with values that need quoting in an array."""
+``any_of`` lookup, ``bulk_update_rows`` with values that need quoting in an array, and the
+autovacuum settings of the tables counted index-only (care_team 0004 and patients 0008)."""
 
 import datetime as dt
 
@@ -121,3 +122,20 @@ def test_bulk_update_rows_keeps_text_that_needs_quoting():
         ("back\\slash, comma {brace}", dt.date(1990, 1, 2)),
         ("NULL", None),
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("model", [CaseLoad, EcmEligibilityInformation])
+def test_tables_counted_index_only_are_vacuumed_soon_after_a_batch_of_writes(model):
+    """The LCM counts and the status and acuity counts are index-only scans of these tables;
+    autovacuum restores their visibility map after 0.5 % of the rows changed, not 20 %."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT option_name, option_value FROM pg_class c,"
+            " pg_options_to_table(c.reloptions) WHERE c.relname = %s",
+            [model._meta.db_table],
+        )
+        options = dict(cursor.fetchall())
+    assert options["autovacuum_vacuum_scale_factor"] == "0.005"
+    assert options["autovacuum_vacuum_insert_scale_factor"] == "0.005"
+    assert options["autovacuum_vacuum_threshold"] == "1000"
