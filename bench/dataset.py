@@ -109,7 +109,7 @@ COLUMNS = {
         "olcm_assigned_at", "ilcm_assigned_at", "created_at", "updated_at",
     ),
     "care_team_lcmassignmenthistory": (
-        "patient_id", "case_load_id", "role", "previous_user_id", "new_user_id",
+        "patient_id", "role", "previous_user_id", "new_user_id",
         "acted_by_id", "acted_by_name", "reason", "created_at",
     ),
 }  # fmt: skip
@@ -473,9 +473,7 @@ def _chunk_rows(seed: int, start: int, stop: int, users: Users) -> dict[str, lis
             )
             for role, user in (("olcm", olcm), ("ilcm", ilcm)):
                 if user is not None:
-                    lcm_history.append(
-                        (pid, pid, role, None, user, ADMIN_ID, admin_name, "", assigned)
-                    )
+                    lcm_history.append((pid, role, None, user, ADMIN_ID, admin_name, "", assigned))
     return rows
 
 

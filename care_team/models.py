@@ -55,7 +55,6 @@ class LcmAssignmentHistory(models.Model):
     patient = models.ForeignKey(
         Patient, on_delete=models.CASCADE, related_name="lcm_assignment_history", db_index=False
     )
-    case_load = models.ForeignKey(CaseLoad, on_delete=models.CASCADE, related_name="history")
     role = models.CharField(max_length=10, choices=CareTeamRole.choices)
     previous_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -60,7 +60,6 @@ _CASE_LOAD_FIELDS = [
 _CASE_LOAD_USERS = ("provider", "olcm", "ilcm")
 HISTORY_FIELDS = (
     "patient_id",
-    "case_load_id",
     "role",
     "previous_user_id",
     "new_user_id",
@@ -157,9 +156,7 @@ class _Batch:
         self.created: list[CaseLoad] = []
         self.changed: dict[int, CaseLoad] = {}
         self.changed_roles: dict[int, set[str]] = {}  # by case load id
-        # Rows in HISTORY_FIELDS order, except a case load in place of its id: a new case
-        # load has none until it is saved.
-        self.history: list[tuple] = []
+        self.history: list[tuple] = []  # rows in HISTORY_FIELDS order
         self.activities: list[tuple] = []  # rows in ACTIVITY_FIELDS order
 
     def check(self, item: Assignment) -> APIException | None:
@@ -202,7 +199,6 @@ class _Batch:
         self.history.append(
             (
                 case_load.patient_id,
-                case_load,
                 role,
                 getattr(previous, "pk", None),
                 getattr(user, "pk", None),
@@ -269,11 +265,7 @@ class _Batch:
                 stamps = [f"{role}_assigned_at" for role in roles]
                 bulk_update_rows(case_loads, [*roles, *stamps, "updated_at"])
         if self.history:
-            copy_insert(
-                LcmAssignmentHistory,
-                HISTORY_FIELDS,
-                [(row[0], row[1].pk, *row[2:]) for row in self.history],
-            )
+            copy_insert(LcmAssignmentHistory, HISTORY_FIELDS, self.history)
         if self.activities:
             copy_insert(Activity, ACTIVITY_FIELDS, self.activities)
 

@@ -165,7 +165,6 @@ class LcmAssignmentHistoryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = LcmAssignmentHistory
 
-    case_load = factory.SubFactory(CaseLoadFactory)
-    patient = factory.SelfAttribute("case_load.patient")
+    patient = factory.SubFactory(PatientFactory)
     role = "olcm"
     acted_by_name = "System"

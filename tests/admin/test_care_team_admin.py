@@ -144,7 +144,7 @@ def test_case_load_admin_add_goes_through_the_service(client, staff, jane):
     assert response.status_code == 302, response.context and response.context["errors"]
     case_load = CaseLoad.objects.get(patient=patient)
     assert case_load.olcm == jane
-    (entry,) = LcmAssignmentHistory.objects.filter(case_load=case_load)
+    (entry,) = LcmAssignmentHistory.objects.filter(patient_id=case_load.patient_id)
     assert (entry.new_user, entry.reason, entry.acted_by) == (jane, "New", staff)
 
 
@@ -154,7 +154,7 @@ def test_case_load_admin_change_goes_through_the_service(client, staff, jane, bo
     data = form_data(client.get(url))
     data["olcm"] = bob.pk
     assert client.post(url, data).status_code == 302
-    (entry,) = LcmAssignmentHistory.objects.filter(case_load=case_load)
+    (entry,) = LcmAssignmentHistory.objects.filter(patient_id=case_load.patient_id)
     assert (entry.previous_user, entry.new_user) == (jane, bob)
 
 

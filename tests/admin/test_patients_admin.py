@@ -172,7 +172,7 @@ def test_change_page_shows_every_inline(client, staff, jane):
     factories.StatusHistoryFactory(patient=patient, changed_by="System Import")
     factories.ActivityFactory(patient=patient, description="Called the member")
     factories.LcmAssignmentHistoryFactory(
-        case_load=patient.case_load, new_user=jane, reason="Initial assignment"
+        patient=patient, new_user=jane, reason="Initial assignment"
     )
     response = client.get(change_url(patient))
     assert response.status_code == 200

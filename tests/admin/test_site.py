@@ -48,7 +48,7 @@ def one_of_each():
         factories.StatusHistoryFactory(patient=patient),
         factories.ActivityFactory(patient=patient),
         case_load,
-        factories.LcmAssignmentHistoryFactory(case_load=case_load, new_user=lcm),
+        factories.LcmAssignmentHistoryFactory(patient=patient, new_user=lcm),
         lcm,
         lcm.roles.get(),
         factories.ApiTokenFactory(user=lcm),

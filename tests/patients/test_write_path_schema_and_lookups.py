@@ -50,7 +50,6 @@ def test_append_only_tables_have_one_index_leading_with_the_patient(model, time_
 
 
 def test_the_other_foreign_key_indexes_stay():
-    assert ["case_load_id"] in _indexes(LcmAssignmentHistory).values()
     assert ["new_user_id"] in _indexes(LcmAssignmentHistory).values()
     assert ["actor_id"] in _indexes(Activity).values()
 

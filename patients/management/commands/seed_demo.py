@@ -363,16 +363,14 @@ def _save_care_teams(members: list[DemoMember], users: dict[str, User]) -> None:
     """Case loads with the history and activities an assignment through the service records."""
     admin = users[ADMIN.email]
     staffed = [m for m in members if m.care_team]
-    case_loads = [_case_load(m, users) for m in staffed]
-    CaseLoad.objects.bulk_create(case_loads)
+    CaseLoad.objects.bulk_create([_case_load(m, users) for m in staffed])
     histories, activities = [], []
-    for member, case_load in zip(staffed, case_loads, strict=True):
+    for member in staffed:
         for role, spec in member.care_team.items():
             user = users[spec.email]
             histories.append(
                 LcmAssignmentHistory(
                     patient=member.patient,
-                    case_load=case_load,
                     role=role,
                     previous_user=None,
                     new_user=user,
