@@ -57,6 +57,22 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 
 # Recycle workers now and then so a slow leak cannot grow without bound; the jitter keeps
 # them from all restarting at the same moment.
+# The application is imported once, in the master, and the workers fork with it (ecm_admin/wsgi.py
+# also imports the views): a worker, and one started to replace a recycled one, serves its first
+# request warm, and the workers share those memory pages. Code changes need a restart (not HUP).
+preload_app = True
+
+
+def when_ready(server):
+    """Before the first fork: the objects loaded so far (modules, settings, URL patterns) are
+    long-lived; frozen, the workers' garbage collections skip them (and do not write to those
+    shared pages)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 

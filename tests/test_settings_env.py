@@ -220,3 +220,36 @@ def test_sqlite_url_is_honoured(tmp_path):
     values = load_settings(SECRET_KEY="s" * 50, DATABASE_URL=f"sqlite:///{target}")
     assert values["ENGINE"] == "django.db.backends.sqlite3"
     assert Path(values["NAME"]) == target
+
+
+# --- the WSGI application, as gunicorn loads it ------------------------------------------------
+
+WSGI_PROBE = """
+import sys
+import ecm_admin.wsgi
+from django.db import connections
+assert "care_team.views" in sys.modules and "patients.views" in sys.modules
+assert all(c.connection is None for c in connections.all(initialized_only=True))
+print("loaded")
+"""
+
+
+def test_loading_the_wsgi_application_imports_the_views_and_opens_no_connection():
+    """gunicorn loads the application in its master (``preload_app``) and forks the workers
+    from it: a database connection opened there would be shared by every worker. The address
+    below answers nothing, so any attempt to connect fails the load."""
+    result = subprocess.run(
+        [sys.executable, "-c", WSGI_PROBE],
+        cwd=PROJECT_DIR,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "SECRET_KEY": "s" * 50,
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "loaded"
