@@ -55,8 +55,6 @@ timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 
-# Recycle workers now and then so a slow leak cannot grow without bound; the jitter keeps
-# them from all restarting at the same moment.
 # The application is imported once, in the master, and the workers fork with it (ecm_admin/wsgi.py
 # also imports the views): a worker, and one started to replace a recycled one, serves its first
 # request warm, and the workers share those memory pages. Code changes need a restart (not HUP).
@@ -73,6 +71,8 @@ def when_ready(server):
     gc.freeze()
 
 
+# Recycle workers now and then so a slow leak cannot grow without bound; the jitter keeps
+# them from all restarting at the same moment.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 

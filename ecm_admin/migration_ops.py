@@ -19,8 +19,8 @@ def frequent_vacuum(table: str) -> migrations.RunPython:
     Counts over the table's indexes are index-only scans, which skip the table itself only on
     pages the visibility map marks all-visible; every update or insert clears that mark on its
     page until the table is vacuumed. With PostgreSQL's defaults a table of 1,000,000 rows
-    waits for 200,000 changes: a bulk assignment of 100,000 rows would leave the counts reading
-    the table (5x slower) indefinitely. Other databases: nothing to do.
+    waits for 200,000 changes: after a bulk assignment of 100,000 rows the counts would read the
+    table (5x slower) until as many changes again. Other databases: nothing to do.
     """
     options = ", ".join(f"{name} = {value}" for name, value in FREQUENT_VACUUM.items())
     names = ", ".join(FREQUENT_VACUUM)
