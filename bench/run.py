@@ -192,7 +192,21 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer within {timeout:.0f}s; see {self.log_path}")
 
-    def workers(self) -> int | None:
+    def workers(self, settle: float = 1.0, timeout: float = 10.0) -> int | None:
+        """The master's worker processes, once their number has held for ``settle`` seconds:
+        gunicorn forks them one after another, and the first answers before the last exists."""
+        count, since = self._children(), time.monotonic()
+        deadline = since + timeout
+        while count is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now_count = self._children()
+            if now_count != count:
+                count, since = now_count, time.monotonic()
+            elif time.monotonic() - since >= settle:
+                break
+        return count
+
+    def _children(self) -> int | None:
         if self.proc is None:
             return None
         try:
