@@ -1041,7 +1041,7 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
         f"- PostgreSQL {machine['postgresql']} (shared_buffers {pg['shared_buffers']},"
         f" work_mem {pg['work_mem']}, effective_cache_size {pg['effective_cache_size']},"
         f" random_page_cost {pg['random_page_cost']}, jit {pg['jit']},"
-        f" autovacuum {pg.get('autovacuum', '?')})",
+        f" autovacuum {pg['autovacuum']})",
         f"- Data set: {data['patients']:,} ECM patients, database {data['size']} ("
         + ", ".join(f"{t} {n:,}" for t, n in data["rows"].items())
         + ")",

@@ -369,7 +369,7 @@ class CaseLoadAdmin(ServiceErrorsMixin, CareTeamWidgetsMixin, admin.ModelAdmin):
         return ("patient", *self.readonly_fields) if obj else self.readonly_fields
 
     def has_delete_permission(self, request, obj=None):
-        # Its assignment history hangs on it; unassign the LCMs instead.
+        # Deleting the row would record no history or activity; unassign the LCMs instead.
         return False
 
     def save_model(self, request, obj, form, change):

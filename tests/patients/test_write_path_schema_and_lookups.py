@@ -68,6 +68,19 @@ def test_deleting_a_patient_still_removes_its_history():
     assert not CaseLoad.objects.exists()
 
 
+def test_assignment_history_outlives_a_deleted_case_load():
+    """The history names its patient only (care_team 0005): a case load removed from the
+    database directly leaves the record of who was assigned in place."""
+    patient = factories.ecm_patient()
+    lcm = factories.lcm_user()
+    assign_care_team(patient_id=patient.pk, olcm_user_id=lcm.pk, actor=None)
+
+    CaseLoad.objects.filter(patient=patient).delete()
+
+    (entry,) = LcmAssignmentHistory.objects.filter(patient=patient)
+    assert (entry.role, entry.new_user_id) == ("olcm", lcm.pk)
+
+
 def test_any_of_matches_like_in_for_ids_and_strings():
     patients = [factories.ecm_patient(member_id=f"M-{n}") for n in range(4)]
     wanted = [patients[0].pk, patients[2].pk, 999_999]
