@@ -73,9 +73,10 @@ APP_TABLES = (
     "accounts_user",
 )
 
-# Kept by PostgreSQL triggers from the app tables (patients migration 0006): the search table,
-# and the stored count of ECM patients (one row, rewritten by ``patients_search_rebuild``).
-DERIVED_TABLES = ("patients_patientsearchtext",)
+# Kept by PostgreSQL triggers from the app tables (patients migrations 0006, 0009): the search
+# table, the counts per 3-character term, and the stored count of ECM patients (one row); all
+# rewritten by ``patients_search_rebuild``.
+DERIVED_TABLES = ("patients_patientsearchtext", "patients_searchgramcount")
 
 COLUMNS = {
     "accounts_user": (

@@ -35,7 +35,12 @@ from patients.models import (
     EcmStatusHistory,
     Patient,
 )
-from patients.services import ACTIVITY_FIELDS, STATUS_HISTORY_FIELDS, status_change_rows
+from patients.services import (
+    ACTIVITY_FIELDS,
+    STATUS_HISTORY_FIELDS,
+    compact_search_counts,
+    status_change_rows,
+)
 from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
 
 CHUNK_SIZE = 2000
@@ -637,7 +642,10 @@ def import_members(
     when the header lacks a required column, ImportInterrupted when a chunk fails to write.
     """
     importer = _MemberImporter(header, dry_run)
-    return _run(importer, rows, chunk_size=chunk_size, on_progress=on_progress)
+    report = _run(importer, rows, chunk_size=chunk_size, on_progress=on_progress)
+    if not dry_run:
+        compact_search_counts()
+    return report
 
 
 # --- authorizations --------------------------------------------------------------------

@@ -36,3 +36,15 @@ def test_a_build_fills_the_search_table_and_the_stored_total():
         f"{info.patient.first_name} {info.patient.last_name}\x1f{info.member_id}\x1f{info.cin}"
     )
     assert text == expected.upper()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(patients) FROM patients_searchgramcount WHERE gram = lower(%s)",
+            [info.member_id[-3:]],
+        )
+        kept = cursor.fetchone()[0]
+    assert (
+        kept
+        == PatientSearchText.objects.filter(
+            search_text__contains=info.member_id[-3:].upper()
+        ).count()
+    )

@@ -1,16 +1,19 @@
 """The list's counts, its search and its paging shortcuts give the same answers as the plain
-patient query (both databases); on PostgreSQL the triggers of migration 0006 keep the search
-table and the stored total right under every kind of write."""
+patient query (both databases); on PostgreSQL the triggers of migrations 0006 and 0009 keep the
+search table, the stored total and the per-term counts right under every kind of write."""
 
 import itertools
+import re
+from collections import Counter
 
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from care_team.models import CaseLoad
 from ecm_admin.pagination import PageRequest, paginate
-from patients import selectors
+from patients import selectors, services
 from patients.filtersets import PatientFilterSet, order_patients
 from patients.models import EcmEligibilityInformation, Patient, PatientSearchText
 from tests import factories
@@ -238,6 +241,31 @@ def _assert_consistent():
     }
     stored = dict(PatientSearchText.objects.values_list("patient_id", "search_text"))
     assert stored == {pk: text.upper() for pk, text in expected.items()}
+    assert _gram_sums() == _grams_of(stored.values())
+
+
+def _grams_of(texts) -> Counter:
+    """Per 3-character string of ASCII letters and digits: how many texts contain it."""
+    counts = Counter()
+    for text in texts:
+        pieces = {text[i : i + 3] for i in range(len(text) - 2)}
+        counts.update(p.lower() for p in pieces if re.fullmatch("[A-Z0-9]{3}", p))
+    return counts
+
+
+def _gram_sums() -> Counter:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT gram, sum(patients) FROM patients_searchgramcount GROUP BY gram"
+            " HAVING sum(patients) <> 0"
+        )
+        return Counter(dict(cursor.fetchall()))
+
+
+def _gram_rows() -> Counter:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gram, count(*) FROM patients_searchgramcount GROUP BY gram")
+        return Counter(dict(cursor.fetchall()))
 
 
 @pytest.mark.postgres
@@ -297,6 +325,7 @@ def test_truncate_empties_both(population):
         cursor.execute("TRUNCATE patients_ecmeligibilityinformation")
     assert _stored_total() == 0
     assert not PatientSearchText.objects.exists()
+    assert not _gram_rows()
 
 
 @pytest.mark.postgres
@@ -306,3 +335,139 @@ def test_the_unfiltered_list_reads_the_stored_total(admin_client, population):
         cursor.execute("UPDATE patients_ecmpatientcount SET total = total + 1000000")
     body = admin_client.get(f"{BASE}/patients").json()
     assert body["pagination"]["total_count"] == 1_000_024
+
+
+# --- PostgreSQL: the counts per 3-character term (migration 0009) ---------------------------
+
+
+@pytest.fixture
+def lookalikes():
+    """Names whose 3-character pieces are easy to get wrong: accents, punctuation, digits, and
+    letters that only look like ASCII (a Kelvin sign, a dotted capital I)."""
+    names = [
+        ("José", "Núñez"),
+        ("Ñandú", "Mar-Ann"),
+        ("Mary", "O'Hara"),
+        ("\u212aim", "Marsh"),  # KELVIN SIGN: lower-cases to "k", but is not "K"
+        ("Kİm", "Lee"),  # LATIN CAPITAL LETTER I WITH DOT ABOVE
+        ("Kim", "Mar3"),
+    ]
+    for n, (first, last) in enumerate(names):
+        factories.ecm_patient(
+            patient__first_name=first,
+            patient__last_name=last,
+            member_id=f"mem{n:03d}x",
+            cin=f"{n:08d}Z",
+        )
+
+
+@pytest.mark.postgres
+def test_term_counts_equal_the_matches_for_every_3_character_term(population, lookalikes):
+    _assert_consistent()
+    terms = ["mar", "MAR", "kim", "KIM", "jos", "nez", "ara", "r3x", "ar3", "mem", "000", "00z"]
+    terms += ["ann", "arsh", "zzz", "n-a", "o'h", "ñan", "ría", "r a"]
+    for term in terms:
+        filterset = PatientFilterSet(data={"search": term}, queryset=selectors.ecm_patients())
+        expected = filterset.filtered().count()
+        assert filterset.count() == expected, term
+    assert _gram_sums()["kim"] == 1  # "Kim Mar3" only: neither look-alike is a "K" or an "I"
+
+
+@pytest.mark.postgres
+def test_a_3_character_search_reads_its_count_from_the_term_counts(admin_client, population):
+    with connection.cursor() as cursor:
+        # Only the kept count can answer 1,000,000 more: the search does not count rows.
+        cursor.execute(
+            "INSERT INTO patients_searchgramcount (gram, patients) VALUES ('mar', 1000000)"
+        )
+    expected = PatientFilterSet(data={"search": "mar"}, queryset=selectors.ecm_patients())
+    matches = expected.filtered().count()
+    body = admin_client.get(f"{BASE}/patients", {"search": " mAr "}).json()
+    assert body["pagination"]["total_count"] == matches + 1_000_000
+    assert type(body["pagination"]["total_count"]) is int
+    sorted_by_name = admin_client.post(
+        f"{BASE}/patients/filter", {"search": "MAR", "sort_by": "name"}, format="json"
+    ).json()
+    assert sorted_by_name["pagination"]["total_count"] == matches + 1_000_000
+    # Other lengths, and a search with another filter, count their rows.
+    body = admin_client.get(f"{BASE}/patients", {"search": "mari"}).json()
+    assert body["pagination"]["total_count"] == 12
+    body = admin_client.get(f"{BASE}/patients", {"search": "mar", "status": "new_member"}).json()
+    assert (
+        body["pagination"]["total_count"]
+        == PatientFilterSet(
+            data={"search": "mar", "status": "new_member"}, queryset=selectors.ecm_patients()
+        )
+        .filtered()
+        .count()
+    )
+
+
+@pytest.mark.postgres
+def test_a_3_character_search_runs_no_count_and_no_estimate(admin_client, population):
+    url = f"{BASE}/patients?search=ria&per_page=2&page=2"
+    admin_client.get(url)  # the token's last_used_at is fresh from here on
+    with CaptureQueriesContext(connection) as ctx:
+        body = admin_client.get(url).json()
+    assert body["pagination"]["total_count"] == 6
+    assert len(body["patients"]) == 2
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert any("patients_searchgramcount" in sql for sql in statements)
+    assert not [sql for sql in statements if "COUNT(" in sql.upper() or "EXPLAIN" in sql]
+
+
+@pytest.mark.postgres
+def test_single_writes_keep_one_row_per_term_and_bulk_writes_are_merged_later(population):
+    assert set(_gram_rows().values()) == {1}
+    patients = factories.PatientFactory.create_batch(150, first_name="Marlon", last_name="Brand")
+    EcmEligibilityInformation.objects.bulk_create(
+        factories.EligibilityFactory.build(patient=p) for p in patients
+    )
+    _assert_consistent()  # exact before merging too
+    assert _gram_rows()["mar"] == 2  # one statement of 150 rows: its deltas are kept apart
+    services.compact_search_counts()
+    assert set(_gram_rows().values()) == {1}
+    _assert_consistent()
+    Patient.objects.filter(pk__in=[p.pk for p in patients[:3]]).update(first_name="Ken")
+    assert set(_gram_rows().values()) == {1}
+    _assert_consistent()
+
+
+@pytest.mark.postgres
+def test_the_rebuild_counts_every_term_once(population, lookalikes):
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO patients_searchgramcount VALUES ('mar', 5), ('qqq', 2)")
+        cursor.execute("SELECT patients_search_rebuild()")
+    _assert_consistent()
+    assert set(_gram_rows().values()) == {1}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_write_does_not_wait_for_a_concurrent_merge():
+    """A merge skips the rows another transaction holds: writers never queue on a term."""
+    factories.ecm_patient(patient__first_name="Mara", patient__last_name="Lind")
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+    )
+    try:
+        # Another transaction in the middle of a merge: it holds the row of "mar".
+        other.execute("SELECT * FROM patients_searchgramcount WHERE gram = 'mar' FOR UPDATE")
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        factories.ecm_patient(patient__first_name="Marek", patient__last_name="Lind")
+        assert _gram_rows()["mar"] == 2  # the held row was left alone
+        assert _gram_sums()["mar"] == 2
+    finally:
+        other.rollback()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    factories.ecm_patient(patient__first_name="Omar", patient__last_name="Lind")
+    assert _gram_rows()["mar"] == 1
+    _assert_consistent()

@@ -523,3 +523,18 @@ def test_a_new_member_is_stamped_with_the_time_of_its_chunk(tmp_path):
         assert activity.created_at == history.changed_at
         assert patient.services == ["ecm"]
     assert Patient.objects.get(ecm_eligibility_information__member_id="MEM0000000002").gender == ""
+
+
+@pytest.mark.postgres
+def test_an_import_leaves_the_search_counts_exact_and_merged(tmp_path):
+    factories.ecm_patient(patient__first_name="Mary", patient__last_name="Doe", member_id="X1")
+    rows = [member(f"MEM{n:010d}", first_name="Marta", cin=f"{n:08d}A") for n in range(150)]
+    run("import_members", write_csv(tmp_path / "members.csv", rows))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT gram, sum(patients), count(*) FROM patients_searchgramcount"
+            " WHERE gram IN ('mar', 'doe', 'rta') GROUP BY gram ORDER BY gram"
+        )
+        # A chunk of 150 rows adds its deltas unmerged; the import merges them at the end.
+        assert cursor.fetchall() == [("doe", 151, 1), ("mar", 151, 1), ("rta", 150, 1)]
