@@ -471,3 +471,25 @@ def test_a_write_does_not_wait_for_a_concurrent_merge():
     factories.ecm_patient(patient__first_name="Omar", patient__last_name="Lind")
     assert _gram_rows()["mar"] == 1
     _assert_consistent()
+
+
+@pytest.mark.postgres
+def test_a_term_with_very_common_pieces_looks_up_its_rarest_pieces_only(admin_client):
+    """``MEM000001`` shares "MEM", "EM0", "M00" and "000" with every member ID: the index looks
+    up its two rarest pieces, and every row found is checked for the whole term."""
+    for n in range(60):
+        factories.ecm_patient(member_id=f"MEM{n:07d}", cin=f"{n:08d}Q")
+    for term in ["MEM0000012", "mem000001", "em00000", "0000003", "000001"]:
+        expected = PatientFilterSet(data={"search": term}, queryset=selectors.ecm_patients())
+        ids = sorted(expected.filtered().values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as ctx:
+            body = admin_client.get(f"{BASE}/patients", {"search": term, "per_page": 100}).json()
+        assert [p["id"] for p in body["patients"]] == ids, term
+        assert body["pagination"]["total_count"] == len(ids), term
+        looked_up = [q["sql"] for q in ctx.captured_queries if "strpos(search_text" in q["sql"]]
+        if term in ("MEM0000012", "mem000001"):
+            assert looked_up, term
+    # Pieces about as common as each other: the whole term is looked up.
+    with CaptureQueriesContext(connection) as ctx:
+        admin_client.get(f"{BASE}/patients", {"search": "mem0000"})
+    assert not [q for q in ctx.captured_queries if "strpos(search_text" in q["sql"]]
