@@ -122,6 +122,37 @@ def machine_description(conn: psycopg.Connection) -> dict[str, Any]:
     }
 
 
+# The app's tables and their indexes (and the derived tables of its migrations).
+APP_TABLE_PATTERNS = ["patients\\_%", "care\\_team\\_%", "accounts\\_%", "audit\\_%"]
+
+
+def prewarm(conn: psycopg.Connection) -> dict[str, Any]:
+    """Load the app's tables and indexes into PostgreSQL's shared buffers (``pg_prewarm``).
+
+    A server that has been answering requests holds its working set in memory; right after a
+    data set build or a restart it does not, and a host may also evict the OS's file cache
+    (some virtual machines page out memory left untouched for a minute or two). Without this,
+    a run measures reads from disk as well, differently every time. Returns what was loaded,
+    or why nothing was.
+    """
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    except psycopg.Error as exc:
+        return {"error": str(exc).strip().splitlines()[0]}
+    blocks, data_bytes = conn.execute(
+        "SELECT coalesce(sum(pg_prewarm(c.oid)), 0),"
+        " coalesce(sum(pg_relation_size(c.oid)), 0)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
+        " AND c.relname LIKE ANY (%s)",
+        (APP_TABLE_PATTERNS,),
+    ).fetchone()
+    buffers = conn.execute(
+        "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
+    ).fetchone()[0]
+    return {"blocks": blocks, "data_mb": data_bytes / 2**20, "shared_buffers_mb": buffers / 2**20}
+
+
 def _git_head() -> str:
     try:
         head = subprocess.run(
@@ -622,7 +653,18 @@ class Harness:
             sample_ids = self._sample_patient_ids(conn)
             lcm_ids = dataset.active_user_ids(conn, "ecm")
             provider_ids = dataset.active_user_ids(conn, "provider")
+            warmed = prewarm(conn) if self.args.prewarm else {"skipped": True}
         log(f"data set: {patients:,} ECM patients, database {db_size}")
+        if "error" in warmed:
+            self.notes.append(f"Nothing was prewarmed ({warmed['error']}).")
+        elif "blocks" in warmed:
+            log(f"prewarmed {warmed['data_mb']:,.0f} MB of tables and indexes")
+            if warmed["data_mb"] > warmed["shared_buffers_mb"]:
+                self.notes.append(
+                    f"The app's tables and indexes ({warmed['data_mb']:,.0f} MB) do not fit in"
+                    f" shared_buffers ({warmed['shared_buffers_mb']:,.0f} MB): statements"
+                    " also read from the OS cache, or from disk where the host evicted it."
+                )
         busy = machine["load_average_at_start"][0]
         if busy > 1.0:
             self.notes.append(
@@ -669,6 +711,7 @@ class Harness:
         report = {
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": machine,
+            "prewarm": warmed,
             "dataset": {
                 "database": dataset.database_name(self.url),
                 "patients": patients,
@@ -1029,6 +1072,17 @@ def _command_run(run: CommandRun) -> dict[str, Any]:
 # --- the report -----------------------------------------------------------------------------------
 
 
+def _prewarmed(warmed: dict[str, Any]) -> str:
+    if "blocks" in warmed:
+        return (
+            f"the app's tables and indexes ({warmed['data_mb']:,.0f} MB) loaded into"
+            f" shared_buffers with pg_prewarm before measuring"
+        )
+    if "error" in warmed:
+        return f"no ({warmed['error']})"
+    return "no (--no-prewarm): a cold server"
+
+
 def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteResult]) -> str:
     machine, data, settings = report["machine"], report["dataset"], report["settings"]
     c = settings["concurrency"]
@@ -1042,6 +1096,7 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
         f" work_mem {pg['work_mem']}, effective_cache_size {pg['effective_cache_size']},"
         f" random_page_cost {pg['random_page_cost']}, jit {pg['jit']},"
         f" autovacuum {pg['autovacuum']})",
+        "- Prewarmed: " + _prewarmed(report.get("prewarm", {})),
         f"- Data set: {data['patients']:,} ECM patients, database {data['size']} ("
         + ", ".join(f"{t} {n:,}" for t, n in data["rows"].items())
         + ")",
@@ -1196,6 +1251,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-build", action="store_true", help="use the data set as it is")
     parser.add_argument("--rebuild", action="store_true", help="build even if already built")
     parser.add_argument("--skip-writes", action="store_true")
+    parser.add_argument(
+        "--no-prewarm",
+        dest="prewarm",
+        action="store_false",
+        help="do not load the tables into shared_buffers first (measure a cold server)",
+    )
     parser.add_argument(
         "--no-migrate", action="store_true", help="do not run manage.py migrate first"
     )

@@ -1,6 +1,7 @@
 """The benchmark's data set builder on PostgreSQL: what the app's triggers maintain is right
 after a build, although the build loads with triggers off."""
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -48,3 +49,21 @@ def test_a_build_fills_the_search_table_and_the_stored_total():
             search_text__contains=info.member_id[-3:].upper()
         ).count()
     )
+
+
+def test_prewarm_loads_the_apps_tables_and_indexes():
+    from bench.run import prewarm
+
+    connection.close()
+    built = dataset.build(_url(), 30, log=lambda _: None)
+    assert built.patients == 30
+    with psycopg.connect(_url(), autocommit=True) as conn:
+        warmed = prewarm(conn)
+        if "error" in warmed:
+            pytest.skip(f"pg_prewarm is not installed here: {warmed['error']}")
+        expected = conn.execute(
+            "SELECT sum(pg_relation_size(oid)) / 8192 FROM pg_class"
+            " WHERE relname IN ('patients_patient', 'patients_patient_pkey')"
+        ).fetchone()[0]
+    assert warmed["blocks"] >= expected > 0
+    assert warmed["data_mb"] * 2**20 >= warmed["blocks"] * 8192
