@@ -4,6 +4,7 @@ search table, the stored total and the per-term counts right under every kind of
 
 import itertools
 import re
+import threading
 from collections import Counter
 
 import psycopg
@@ -493,3 +494,38 @@ def test_a_term_with_very_common_pieces_looks_up_its_rarest_pieces_only(admin_cl
     with CaptureQueriesContext(connection) as ctx:
         admin_client.get(f"{BASE}/patients", {"search": "mem0000"})
     assert not [q for q in ctx.captured_queries if "strpos(search_text" in q["sql"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_writers_keep_the_term_counts_exact():
+    """Eight connections create, rename and delete patients whose names share their pieces,
+    all at once: none deadlocks or waits on another's counts, and the sums come out exact."""
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for round_ in range(5):
+                patient = factories.ecm_patient(
+                    patient__first_name="Maria", patient__last_name=f"Marsh{number}x{round_}"
+                )
+                Patient.objects.filter(pk=patient.pk).update(first_name="Mario")
+                if round_ % 2:
+                    patient.delete()
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not failures, failures
+    assert EcmEligibilityInformation.objects.count() == 8 * 3
+    _assert_consistent()
+    assert _gram_sums()["mar"] == 24
