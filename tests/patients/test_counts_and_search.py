@@ -529,3 +529,23 @@ def test_parallel_writers_keep_the_term_counts_exact():
     assert EcmEligibilityInformation.objects.count() == 8 * 3
     _assert_consistent()
     assert _gram_sums()["mar"] == 24
+
+
+@pytest.mark.postgres
+def test_a_term_of_several_words_looks_up_a_rare_piece_of_two_of_them(admin_client, population):
+    for term, pieces_only in [
+        ("maria gar", True),
+        ("Mario Lopez", True),
+        ("garcia", False),  # one word, its pieces about as common as each other
+        ("ann m", False),  # one piece only
+        ("ria garc", True),
+        ("ria ga", False),  # "GA" has no piece of three
+    ]:
+        expected = PatientFilterSet(data={"search": term}, queryset=selectors.ecm_patients())
+        ids = sorted(expected.filtered().values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as ctx:
+            body = admin_client.get(f"{BASE}/patients", {"search": term, "per_page": 100}).json()
+        assert [p["id"] for p in body["patients"]] == ids, term
+        assert body["pagination"]["total_count"] == len(ids) > 0, term
+        looked_up = [q["sql"] for q in ctx.captured_queries if "strpos(search_text" in q["sql"]]
+        assert bool(looked_up) is pieces_only, term
