@@ -147,9 +147,7 @@ def prewarm(conn: psycopg.Connection) -> dict[str, Any]:
         " AND c.relname LIKE ANY (%s)",
         (APP_TABLE_PATTERNS,),
     ).fetchone()
-    buffers = conn.execute(
-        "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
-    ).fetchone()[0]
+    buffers = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers'))").fetchone()[0]
     return {"blocks": blocks, "data_mb": data_bytes / 2**20, "shared_buffers_mb": buffers / 2**20}
 
 
