@@ -5,7 +5,8 @@ settings against the bench database). Every request of the spec goes through
 ``django.test.Client`` with the admin token; read requests are sent twice, the first to warm
 the caches and to refresh the token's ``last_used_at`` (so the captured set has no write),
 the second inside ``CaptureQueriesContext``. The SQL text Django reports is fully bound
-(psycopg 3 client-side binding), so ``bench.run`` can replay it as is.
+(psycopg 3 client-side binding), so ``bench.run`` can replay it as is, with the session
+options the app's connections use (``options`` in the output, such as ``-c jit=off``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def main(argv: list[str]) -> int:
             if response.status_code == 404 and not route.get("write"):
                 break  # a missing route answers every variant the same way
         results[route["name"]] = captured
-    Path(argv[1]).write_text(json.dumps(results))
+    options = connection.settings_dict.get("OPTIONS", {}).get("options", "")
+    Path(argv[1]).write_text(json.dumps({"options": options, "routes": results}))
     return 0
 
 

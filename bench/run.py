@@ -1,8 +1,9 @@
 """The benchmark driver: ``python -m bench --patients 100000`` (or ``python bench/run.py``).
 
 1. build (or reuse) the data set on PostgreSQL (``bench.dataset``), issue an admin token;
-2. capture the SQL of every read request in a short Django process (``bench.capture``) and
-   replay it with psycopg on one connection: the median total is the route's database time;
+2. capture the SQL of every read request in a short Django process (``bench.capture``), to
+   replay it with psycopg: once after each request of the c=1 load, and the median total is
+   the route's database time;
 3. serve the app with gunicorn as in production (``gunicorn.conf.py``), drive each read route
    over HTTP with keep-alive connections at concurrency 1 and at ``--concurrency``;
 4. time the writes: ``POST /lead_care_managers/bulk_assign`` of 1,000 items, and the
@@ -35,7 +36,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,8 +310,13 @@ def drive(
     concurrency: int,
     max_seconds: float,
     offset: int = 0,
+    after_each: Callable[[int], None] | None = None,
 ) -> Phase:
-    """Send ``requests`` requests (at most ``max_seconds``) from ``concurrency`` threads."""
+    """Send ``requests`` requests (at most ``max_seconds``) from ``concurrency`` threads.
+
+    ``after_each(variant_index)`` runs in the sending thread after each answered request,
+    before the next is sent (outside the measured time).
+    """
     phase = Phase(concurrency)
     lock = threading.Lock()
     counter = itertools.count()
@@ -329,7 +335,8 @@ def drive(
                     index = next(counter)
                 if index >= requests or time.monotonic() > deadline:
                     return
-                method, path, body = encoded[(offset + index) % len(encoded)]
+                variant = (offset + index) % len(encoded)
+                method, path, body = encoded[variant]
                 for attempt in (1, 2):
                     if conn is None:
                         conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
@@ -356,6 +363,8 @@ def drive(
                     if response.will_close:
                         conn.close()
                         conn = None
+                    if after_each is not None:
+                        after_each(variant)
                     break
         finally:
             if conn is not None:
@@ -391,68 +400,78 @@ def one_request(port: int, token: str, request: Request) -> tuple[int, float, by
 # --- database time --------------------------------------------------------------------------------
 
 
-def replay(
-    url: str, captured: dict[str, list[dict]], repetitions: int
-) -> dict[str, dict[str, Any]]:
-    """Median total time of each request's captured SQL, replayed on one warm connection.
+def replay_connection(url: str, options: str = "") -> psycopg.Connection:
+    """A connection for replaying the app's SQL: autocommit, no automatic server-side prepared
+    statements (the app uses none), and the app's own session options (``jit=off``...)."""
+    return psycopg.connect(url, autocommit=True, prepare_threshold=None, options=options)
 
-    Per variant: one warm-up pass, then ``repetitions`` timed passes, each statement executed
-    and all its rows fetched, one after the other, as the app does. The route's database time
-    is the median over variants of the per-variant medians. Automatic server-side prepared
-    statements are off (``prepare_threshold=None``) because the app does not use them.
+
+def replay_pass(
+    conn: psycopg.Connection,
+    statements: Sequence[str],
+    failures: set[str],
+    per_statement: list[float] | None = None,
+) -> float:
+    """Run one request's statements one after the other, fetching every row, as the app does;
+    the total in milliseconds (each statement's time appended to ``per_statement``)."""
+    total = 0.0
+    for statement in statements:
+        started = time.perf_counter()
+        try:
+            cursor = conn.execute(statement.encode())
+            if cursor.description is not None:
+                cursor.fetchall()
+        except psycopg.Error as exc:  # e.g. a replayed INSERT hits a unique key
+            failures.add(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.rollback()
+        elapsed = (time.perf_counter() - started) * 1000
+        total += elapsed
+        if per_statement is not None:
+            per_statement.append(elapsed)
+    return total
+
+
+def replay(conn: psycopg.Connection, variants: list[dict], repetitions: int) -> dict[str, Any]:
+    """Median total time of one route's captured SQL, replayed on ``conn``.
+
+    Per variant: one warm-up pass, then ``repetitions`` timed passes. The route's database
+    time is the median over variants of the per-variant medians; the statements of the first
+    variant are ranked by their median time.
     """
-    results: dict[str, dict[str, Any]] = {}
-    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        for route, variants in captured.items():
-            failures: set[str] = set()
-            totals: list[float] = []
-            statement_ms: dict[int, list[float]] = {}
-            for variant in variants:
-                per_pass: list[float] = []
-                for rep in range(repetitions + 1):
-                    total = 0.0
-                    for position, statement in enumerate(variant["sql"]):
-                        started = time.perf_counter()
-                        try:
-                            cursor = conn.execute(statement.encode())
-                            if cursor.description is not None:
-                                cursor.fetchall()
-                        except psycopg.Error as exc:  # e.g. a replayed INSERT hits a unique key
-                            failures.add(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-                            if conn.info.transaction_status != TransactionStatus.IDLE:
-                                conn.rollback()
-                        elapsed = (time.perf_counter() - started) * 1000
-                        total += elapsed
-                        if rep and variant is variants[0]:
-                            statement_ms.setdefault(position, []).append(elapsed)
-                    if rep:
-                        per_pass.append(total)
-                totals.append(median(per_pass))
-            medians = {pos: median(ms) for pos, ms in statement_ms.items()}
-            whole = sum(medians.values()) or 1.0
-            statements = [
-                {
-                    "position": pos,
-                    "median_ms": ms,
-                    "share": ms / whole,
-                    "sql": variants[0]["sql"][pos],
-                }
-                for pos, ms in medians.items()
-            ]
-            statements.sort(key=lambda item: item["median_ms"], reverse=True)
-            results[route] = {
-                "db_ms": median(totals),
-                "statements": statements,
-                "replay_failures": sorted(failures),
-            }
-    return results
+    failures: set[str] = set()
+    totals: list[float] = []
+    statement_ms: list[list[float]] = [[] for _ in variants[0]["sql"]] if variants else []
+    for variant in variants:
+        per_pass: list[float] = []
+        for rep in range(repetitions + 1):
+            times: list[float] = []
+            total = replay_pass(conn, variant["sql"], failures, times)
+            if rep:
+                per_pass.append(total)
+                if variant is variants[0]:
+                    for position, elapsed in enumerate(times):
+                        statement_ms[position].append(elapsed)
+        totals.append(median(per_pass))
+    medians = {pos: median(ms) for pos, ms in enumerate(statement_ms) if ms}
+    whole = sum(medians.values()) or 1.0
+    statements = [
+        {"position": pos, "median_ms": ms, "share": ms / whole, "sql": variants[0]["sql"][pos]}
+        for pos, ms in medians.items()
+    ]
+    statements.sort(key=lambda item: item["median_ms"], reverse=True)
+    return {
+        "db_ms": median(totals),
+        "statements": statements,
+        "replay_failures": sorted(failures),
+    }
 
 
-def explain(url: str, statement: str) -> tuple[str, list[str]]:
+def explain(url: str, statement: str, options: str = "") -> tuple[str, list[str]]:
     """EXPLAIN (ANALYZE, BUFFERS) of a read statement, and short hints drawn from the plan."""
     if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
         return "", []
-    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+    with replay_connection(url, options) as conn:
         rows = conn.execute(b"EXPLAIN (ANALYZE, BUFFERS) " + statement.encode()).fetchall()
     plan = "\n".join(row[0] for row in rows)
     return plan, plan_hints(plan)
@@ -532,8 +551,10 @@ class ReadResult:
     label: str
     status: str = "ok"  # ok | route missing (404) | error ...
     queries: list[int] = field(default_factory=list)
-    db_ms: float | None = None  # the lower of the replays before and after the HTTP load
-    db_ms_runs: dict[str, float] = field(default_factory=dict)
+    # The median of the replays made one after each request of the c=1 load (see
+    # ``Harness._measure_http``); ``db_ms_apart``: the median of a replay made apart from it.
+    db_ms: float | None = None
+    db_ms_apart: float | None = None
     capture_ms: float | None = None
     c1: dict[str, Any] | None = None
     cn: dict[str, Any] | None = None
@@ -618,6 +639,9 @@ class Harness:
         self.marker_patients = args.patients
         self.writes_started = False
         self.captured: dict[str, list[dict]] = {}
+        # The app's PostgreSQL session options (from its settings, read by ``bench.capture``):
+        # the replays run with them too.
+        self.session_options = ""
 
     def wanted(self, name: str) -> bool:
         return self.only is None or name in self.only
@@ -817,7 +841,9 @@ class Harness:
             spec_path.unlink(missing_ok=True)  # it holds the token
         if result.returncode != 0:
             raise RuntimeError(f"bench.capture failed:\n{result.stderr[-3000:]}")
-        return json.loads(captured_path.read_text())
+        captured = json.loads(captured_path.read_text())
+        self.session_options = captured["options"]
+        return captured["routes"]
 
     def _measure_database(self, routes: list[ReadRoute]) -> list[ReadResult]:
         if not routes:
@@ -846,29 +872,18 @@ class Harness:
         self.captured = replayable
         return reads
 
-    def _database_time(self, result: ReadResult, when: str) -> None:
-        """Replay the route's SQL now (just before, and again just after, its HTTP load).
-
-        The lower of the two medians is kept: on a shared machine a burst of other work
-        during one replay would otherwise pass for database time.
-        """
-        variants = self.captured.get(result.name)
-        if variants is None:
-            return
-        timing = replay(self.url, {result.name: variants}, self.args.db_reps)[result.name]
-        result.db_ms_runs[when] = timing["db_ms"]
-        for failure in timing["replay_failures"]:
-            note = f"{result.name}: a statement failed on replay: {failure}"
-            if note not in self.notes:
-                self.notes.append(note)
-        if result.db_ms is not None and timing["db_ms"] >= result.db_ms:
-            return
-        result.db_ms = timing["db_ms"]
+    def _database_time(self, result: ReadResult, conn: psycopg.Connection) -> None:
+        """Replay the route's SQL apart from the HTTP load (``--db-reps`` passes): the time of
+        each statement, and the plan of the slowest SELECT."""
+        variants = self.captured[result.name]
+        timing = replay(conn, variants, self.args.db_reps)
+        result.db_ms_apart = timing["db_ms"]
+        self._note_replay_failures(result, timing["replay_failures"])
         result.top_statements = [
             {**item, "sql": item["sql"][:2000], "outline": sql_outline(item["sql"])}
             for item in timing["statements"][:3]
         ]
-        if when != "before" or self.args.no_explain:
+        if self.args.no_explain:
             return
         selects = [
             item
@@ -877,31 +892,56 @@ class Harness:
         ]
         if selects:
             slowest = selects[0]["sql"]  # the slowest read statement
-            plan, hints = explain(self.url, slowest)
+            plan, hints = explain(self.url, slowest, self.session_options)
             if plan:
                 path = self.out / "explain" / f"{result.name}.txt"
                 path.write_text(slowest + "\n\n" + plan + "\n")
                 result.explain_file = os.path.relpath(path, REPO_ROOT)
                 result.plan_hints = hints
 
+    def _note_replay_failures(self, result: ReadResult, failures: Sequence[str]) -> None:
+        for failure in failures:
+            note = f"{result.name}: a statement failed on replay: {failure}"
+            if note not in self.notes:
+                self.notes.append(note)
+
     def _measure_http(self, route: ReadRoute, result: ReadResult, patients: int) -> None:
+        """The route over HTTP at c=1 and at ``--concurrency``, and its database time.
+
+        The database time is measured in step with the c=1 load: after each request is
+        answered, the SQL that request ran (captured for the same variant) is replayed once
+        on a connection of the harness, and the route's database time is the median of those
+        replays. Both medians then come from the same seconds: on a shared virtual machine
+        the same statement takes 9 ms, then 15 ms, from one second to the next (the LCM list's
+        counts; the host's steal time), so a database time measured before or after the load,
+        even the lower of two, compares a fast moment with a slow one.
+        """
         if result.status != "ok":
             log(f"  {route.name}: {result.status}, skipped")
             return
-        self._database_time(result, "before")
         args = self.args
         port, token = self.server.port, self.token
-        drive(port, token, route.variants, requests=args.warmup, concurrency=1, max_seconds=30)
-        c1 = drive(
-            port, token, route.variants, requests=args.requests, concurrency=1,
-            max_seconds=args.max_seconds,
-        )  # fmt: skip
+        variants = self.captured[route.name]
+        paired: list[float] = []
+        failures: set[str] = set()
+        with replay_connection(self.url, self.session_options) as conn:
+            self._database_time(result, conn)
+
+            def replay_after(variant: int) -> None:
+                paired.append(replay_pass(conn, variants[variant]["sql"], failures))
+
+            drive(port, token, route.variants, requests=args.warmup, concurrency=1, max_seconds=30)
+            c1 = drive(
+                port, token, route.variants, requests=args.requests, concurrency=1,
+                max_seconds=args.max_seconds, after_each=replay_after,
+            )  # fmt: skip
         cn = drive(
             port, token, route.variants, requests=args.requests, concurrency=args.concurrency,
             max_seconds=args.max_seconds, offset=7,
         )  # fmt: skip
         result.c1, result.cn = c1.summary(), cn.summary()
-        self._database_time(result, "after")
+        result.db_ms = median(paired) if paired else None
+        self._note_replay_failures(result, sorted(failures))
         if c1.ok == 0:
             codes = dict(c1.statuses)
             result.status = f"no successful response {codes} {c1.errors[:1]}"
@@ -914,7 +954,7 @@ class Harness:
             f"  {route.name:<26} c=1 p50 {fmt_ms(result.p50_c1):>8} ms | "
             f"c={args.concurrency} p50 {fmt_ms(result.cn['p50_ms']):>8} ms "
             f"p95 {fmt_ms(result.cn['p95_ms']):>8} ms {fmt_ms(result.cn['rps'])} req/s | "
-            f"db {fmt_ms(result.db_ms)} ms"
+            f"db {fmt_ms(result.db_ms)} ms (apart {fmt_ms(result.db_ms_apart)} ms)"
         )
 
     def _writes(
@@ -1116,9 +1156,11 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
         f" {settings['warmup']} warm-up requests, at most {settings['max_seconds']:.0f}s),"
         f" keep-alive HTTP/1.1 from Python threads; load average at start"
         f" {load[0]:.2f}, at end {report['load_average_at_end'][0]:.2f}",
-        f"- DB time: the request's captured SQL replayed on one psycopg connection,"
-        f" median of {settings['db_repetitions']} passes (median over variants), replayed"
-        " just before and just after the route's HTTP load; the lower median is shown",
+        "- DB time: the request's captured SQL replayed on a psycopg connection with the"
+        " app's session options, once after each request of the c=1 load (in step with it);"
+        ' the median of those replays. "DB apart": the median of'
+        f" {settings['db_repetitions']} passes replayed just before the load (median over"
+        " variants)",
     ]
     if data["patients"] != TARGET_PATIENTS:
         lines.append(
@@ -1127,14 +1169,15 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
         )
     lines += ["", "## Read routes (milliseconds)", ""]
     header = [
-        "route", "request", "SQL q/req", "DB time", "c=1 p50", f"c={c} p50", f"c={c} p95",
+        "route", "request", "SQL q/req", "DB time", "DB apart", "c=1 p50", f"c={c} p50",
+        f"c={c} p95",
         f"c={c} req/s", "overhead (c=1 p50 - DB)", "ratio", "target", "latency",
         "p50 ≤ DB+10",
     ]  # fmt: skip
     rows = []
     for r in reads:
         if r.status != "ok":
-            rows.append([r.name, r.label, *["-"] * 9, r.status, "-"])
+            rows.append([r.name, r.label, *["-"] * 10, r.status, "-"])
             continue
         latency, overhead = r.verdicts()
         label = r.label
@@ -1147,6 +1190,7 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
                 label,
                 "/".join(map(str, r.queries)),
                 fmt_ms(r.db_ms, 2),
+                fmt_ms(r.db_ms_apart, 2),
                 fmt_ms(r.p50_c1),
                 fmt_ms(r.cn["p50_ms"]),
                 fmt_ms(r.cn["p95_ms"]),
@@ -1215,8 +1259,8 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
             hints.insert(0, "no sequential scan")
         explained = f" (`{r.explain_file}`)" if r.explain_file else ""
         lines.append(
-            f"- **{r.name}** ({'/'.join(map(str, r.queries))} statements, DB"
-            f" {fmt_ms(r.db_ms, 2)} ms); plan{explained}: {'; '.join(hints)}"
+            f"- **{r.name}** ({'/'.join(map(str, r.queries))} statements, DB apart"
+            f" {fmt_ms(r.db_ms_apart, 2)} ms); plan{explained}: {'; '.join(hints)}"
         )
         for item in r.top_statements:
             lines.append(
