@@ -559,8 +559,3 @@ def test_patient_lcms_errors(admin_client):
         response = admin_client.get(patient_lcms_url(bad))
         assert response.status_code == 422
         assert response.json()["errors"][0].startswith("patient_id must be")
-
-
-def test_patient_lcms_query_count(admin_client, assigned):
-    # token, patient with care team, the access event INSERT
-    assert _count_queries(admin_client, patient_lcms_url(assigned.patient_id)) == 3

@@ -1,0 +1,228 @@
+"""The query budget of every route and method: a fixed number of SQL statements per request,
+the same with 3 patients and LCMs as with 60 (pages of 100, bulk bodies of 3 and 50 items).
+
+Each budget is asserted with ``django_assert_num_queries`` at both sizes, on SQLite and on
+PostgreSQL. ``test_every_route_has_a_budget`` fails when a route of the API, or a method of
+one, has none here, so a new route cannot ship without one. The counts include the token
+lookup (token, user and admin role in one statement) and the access-event INSERT; the token's
+``last_used_at`` UPDATE (written at most once a minute) is done by a warm-up request first.
+HEAD runs the GET view (same statements, no body).
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+
+import pytest
+from rest_framework.test import APIClient
+
+from care_team.models import CaseLoad
+from ecm_admin.request_context import regex_to_template
+from patients.choices import MemberRecordStatus
+from tests import factories
+from tests.test_route_sweep import ROUTES, methods_of
+
+pytestmark = pytest.mark.django_db
+
+API = "v1/admin/clinic/ecm"
+SMALL, LARGE = 3, 60
+PASSWORD = "a long and unguessable passphrase"
+
+
+@dataclass
+class World:
+    """ECM patients with a whole record (case load, two authorizations, status history rows
+    and activities each) and the LCMs and provider they are assigned to."""
+
+    admin: object
+    provider: object
+    lcms: list
+    patients: list
+    calls: count = field(default_factory=count)
+
+    def grow_to(self, size: int) -> None:
+        while len(self.patients) < size:
+            olcm = factories.lcm_user()
+            self.lcms.append(olcm)
+            patient = factories.ecm_patient()
+            ilcm = self.lcms[len(self.patients) // 2]
+            CaseLoad.objects.create(patient=patient, provider=self.provider, olcm=olcm, ilcm=ilcm)
+            for _ in range(2):
+                factories.AuthorizationFactory(patient=patient)
+                factories.StatusHistoryFactory(patient=patient)
+                factories.ActivityFactory(patient=patient)
+            self.patients.append(patient)
+
+    def patient_id(self) -> int:
+        return self.patients[0].id
+
+    def new_lcm(self) -> int:
+        """An LCM nobody is assigned to yet, so that each assignment changes something."""
+        return factories.lcm_user().id
+
+
+@pytest.fixture
+def world(admin):
+    admin.set_password(PASSWORD)
+    admin.save()
+    world = World(admin=admin, provider=factories.provider_user(), lcms=[], patients=[])
+    world.grow_to(SMALL)
+    return world
+
+
+@dataclass(frozen=True)
+class Budget:
+    queries: int
+    # (path, JSON body or None) for the world at its current size.
+    request: Callable[[World], tuple[str, dict | None]]
+    status: int = 200
+    # The client: "admin" (an admin's token), "anonymous", or "own token" (its own token,
+    # for sign-out, which ends it).
+    client: str = "admin"
+
+
+def _status_change(world: World) -> dict:
+    call = next(world.calls)
+    statuses = (MemberRecordStatus.CONTINUING, MemberRecordStatus.PENDING)
+    return {
+        "patient": {
+            "phone": f"(555) 010-{2000 + call:04d}",
+            "ecm_eligibility_information": {"member_record_status": statuses[call % 2]},
+        }
+    }
+
+
+def _bulk(world: World) -> dict:
+    size = 3 if len(world.patients) == SMALL else 50
+    lcm = world.new_lcm()
+    return {
+        "assignments": [
+            {"patient_id": patient.id, "olcm_user_id": lcm} for patient in world.patients[:size]
+        ]
+    }
+
+
+def _patient_update(world: World) -> tuple[str, dict]:
+    return f"/{API}/patients/{world.patient_id()}", _status_change(world)
+
+
+def _assignment(world: World) -> tuple[str, dict]:
+    return f"/{API}/lead_care_managers/assign", {
+        "patient_id": world.patient_id(),
+        "olcm_user_id": world.new_lcm(),
+    }
+
+
+def _removal(world: World) -> tuple[str, dict]:
+    """The first patient's oLCM removed (one is assigned first, if an earlier call removed it)."""
+    CaseLoad.objects.filter(patient_id=world.patient_id()).update(olcm_id=world.new_lcm())
+    return f"/{API}/lead_care_managers/assign", {"patient_id": world.patient_id(), "role": "olcm"}
+
+
+# Per route template and method; the statements in the order they run.
+BUDGETS: dict[tuple[str, str], Budget] = {
+    ("healthz", "GET"): Budget(1, lambda w: ("/healthz", None)),  # SELECT 1
+    # The user, the new token, the user's roles (for the answer), the event.
+    ("v1/auth/tokens", "POST"): Budget(
+        4,
+        lambda w: ("/v1/auth/tokens", {"email": w.admin.email, "password": PASSWORD}),
+        status=201,
+        client="anonymous",
+    ),
+    # The token, its revocation, the event (the token was used once before).
+    ("v1/auth/tokens/current", "DELETE"): Budget(
+        3, lambda w: ("/v1/auth/tokens/current", None), client="own token"
+    ),
+    # The API description is built from the code, not from the data.
+    (f"{API}/openapi.json", "GET"): Budget(0, lambda w: (f"/{API}/openapi.json", None)),
+    (f"{API}/openapi.yaml", "GET"): Budget(0, lambda w: (f"/{API}/openapi.yaml", None)),
+    (f"{API}/docs", "GET"): Budget(0, lambda w: (f"/{API}/docs", None)),
+    # The token, the count (the stored total on PostgreSQL), the page's ids, its rows with
+    # eligibility and care team, the event.
+    (f"{API}/patients", "GET"): Budget(5, lambda w: (f"/{API}/patients?per_page=100", None)),
+    (f"{API}/patients/filter", "POST"): Budget(
+        5,
+        lambda w: (
+            f"/{API}/patients/filter",
+            {
+                "per_page": 100,
+                "sort_by": "acuity_level",
+                "filters": {
+                    "status": "new_member",
+                    "provider_id": w.provider.id,
+                    "authorization_status": "Approved",
+                },
+            },
+        ),
+    ),
+    # The token, the patient with eligibility, care team and activity figures, its
+    # authorizations, its status history, the event.
+    (f"{API}/patients/{{patient_id}}", "GET"): Budget(
+        5, lambda w: (f"/{API}/patients/{w.patient_id()}", None)
+    ),
+    # The token; in one transaction: the patient and eligibility locked and read, the patient
+    # updated, the eligibility updated (in a savepoint of its own), the status history row,
+    # the status-change and update activities; then the detail's three reads, the event.
+    (f"{API}/patients/{{patient_id}}", "PUT"): Budget(15, _patient_update),
+    (f"{API}/patients/{{patient_id}}", "PATCH"): Budget(15, _patient_update),
+    # The token, the count, the page's ids, its rows with their counts, their roles.
+    (f"{API}/lead_care_managers", "GET"): Budget(
+        5, lambda w: (f"/{API}/lead_care_managers?per_page=100", None)
+    ),
+    # The token; in one transaction: the patient locked, its case load, the users named, the
+    # case load written, the history and activity rows; the event.
+    (f"{API}/lead_care_managers/assign", "POST"): Budget(10, _assignment),
+    (f"{API}/lead_care_managers/assign", "PUT"): Budget(10, _assignment),
+    (f"{API}/lead_care_managers/assign", "DELETE"): Budget(10, _removal),
+    # The same statements for 3 items as for 50.
+    (f"{API}/lead_care_managers/bulk_assign", "POST"): Budget(
+        10, lambda w: (f"/{API}/lead_care_managers/bulk_assign", _bulk(w))
+    ),
+    # The token, the patient with its care team, the event.
+    (f"{API}/patients/{{patient_id}}/lead_care_managers", "GET"): Budget(
+        3, lambda w: (f"/{API}/patients/{w.patient_id()}/lead_care_managers", None)
+    ),
+}
+
+
+def _client(budget: Budget, admin_client: APIClient, world: World) -> APIClient:
+    if budget.client == "admin":
+        return admin_client
+    client = APIClient()
+    if budget.client == "own token":
+        client.credentials(HTTP_X_USER_TOKEN=factories.ApiTokenFactory(user=world.admin).raw)
+        _warm(client)
+    return client
+
+
+def _warm(client: APIClient) -> None:
+    """A first request, which writes the token's ``last_used_at``."""
+    assert client.get(f"/{API}/patients?per_page=1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "method"), sorted(BUDGETS), ids=[f"{m} {r}" for r, m in sorted(BUDGETS)]
+)
+def test_budget_holds_at_both_sizes(route, method, admin_client, world, django_assert_num_queries):
+    budget = BUDGETS[route, method]
+    _warm(admin_client)
+    for size in (SMALL, LARGE):
+        world.grow_to(size)
+        client = _client(budget, admin_client, world)
+        path, body = budget.request(world)
+        data = "" if body is None else json.dumps(body)
+        with django_assert_num_queries(budget.queries):
+            response = client.generic(method, path, data=data, content_type="application/json")
+        assert response.status_code == budget.status, response.content[:300]
+
+
+def test_every_route_has_a_budget():
+    """Every method of every route (but HEAD, which runs GET, and OPTIONS, which reads no
+    data) has a budget above, and every budget names a route that exists."""
+    wanted = {
+        (regex_to_template(route), method)
+        for route, pattern in ROUTES
+        for method in methods_of(pattern.callback) - {"HEAD", "OPTIONS"}
+    }
+    assert wanted == set(BUDGETS)
