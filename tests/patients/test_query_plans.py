@@ -146,8 +146,16 @@ def test_filters_use_an_index(filters, index):
             ]
             for sort_dir in ("ASC", "DESC")
         ],
+        ("member_record_status", "ASC", "elig_status_patient"),
+        ("member_record_status", "DESC", "elig_status_patient"),
         ("date_of_birth", "ASC", "patient_sort_dob"),
         ("date_of_birth", "DESC", "patient_sort_dob_desc"),
+        ("ecm_benefit_auth_eff_date", "ASC", "elig_eff_date_patient"),
+        ("ecm_benefit_auth_eff_date", "DESC", "elig_eff_date_desc"),
+        ("ecm_benefit_auth_end_date", "ASC", "elig_end_date_patient"),
+        ("ecm_benefit_auth_end_date", "DESC", "elig_end_date_desc"),
+        ("acuity_level", "ASC", "elig_acuity_rank"),
+        ("acuity_level", "DESC", "elig_acuity_rank_desc"),
     ],
 )
 def test_sorted_first_page_walks_an_index(sort_by, sort_dir, index):
