@@ -4,7 +4,9 @@ Rows arrive as ``(line number, row)`` pairs, ``row`` shaped like a ``csv.DictRea
 (missing cells are ``None``, surplus cells sit under the key ``None``). They are handled in
 chunks: validate the chunk, load its existing records in one query, and write only what
 changed (bulk create, bulk update) in one transaction per chunk, so a crash loses at most
-the chunk in progress. A bad row is reported with its line number and skipped.
+the chunk in progress. A bad row is reported with its line number and skipped. On PostgreSQL
+a chunk's rows are written by two writers (``ecm_admin.writers``), the first half of its
+lines by one and the second half by the other, each in its own transaction.
 
 New members and their history are written as plain rows (``COPY`` on PostgreSQL, see
 ``ecm_admin.db``), not model instances: at 100,000 rows the ORM's per-value work costs more
@@ -27,6 +29,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from ecm_admin.db import bulk_update_rows, copy_insert, insert_returning_ids
+from ecm_admin.writers import Writers, writer_count
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.models import (
     Activity,
@@ -60,14 +63,23 @@ class FieldError(ValueError):
 
 
 class ImportInterrupted(Exception):
-    """A chunk failed to write. ``report`` holds what landed before it; nothing after did."""
+    """A chunk failed to write. ``report`` holds what landed: everything before
+    ``first_line``, and the parts of its chunk that other writers wrote (``unwritten`` then
+    names the lines that were not written: that part, and everything after the chunk)."""
 
-    def __init__(self, report: ImportReport, first_line: int, cause: BaseException):
+    def __init__(
+        self,
+        report: ImportReport,
+        first_line: int,
+        cause: BaseException,
+        *,
+        unwritten: str | None = None,
+    ):
         self.report = report
         self.first_line = first_line
+        unwritten = unwritten or f"nothing from line {first_line} on was written"
         super().__init__(
-            f"import stopped at line {first_line} ({type(cause).__name__}: {cause}); "
-            f"nothing from line {first_line} on was written"
+            f"import stopped at line {first_line} ({type(cause).__name__}: {cause}); {unwritten}"
         )
 
 
@@ -220,12 +232,11 @@ def _present(columns: Sequence[Column], header: Sequence[str]) -> list[Column]:
 
 def _model_values(values: Values, columns: Sequence[Column]) -> Values:
     """``values`` (keyed by column name) as model attributes, without KEEP entries."""
-    model_values = {}
-    for column in columns:
-        value = values.get(column.name, KEEP)
-        if value is not KEEP:
-            model_values[column.attr or column.name] = value
-    return model_values
+    return {
+        column.attr or column.name: value
+        for column in columns
+        if (value := values.get(column.name, KEEP)) is not KEEP
+    }
 
 
 def _changes(obj: models.Model, values: Values) -> Values:
@@ -276,7 +287,8 @@ class _ChunkImporter:
         return _Validated(valid, outcome)
 
     def write(self, validated: _Validated) -> ImportReport:
-        """Compare the valid rows with what is stored and write the changes (one transaction)."""
+        """Compare the valid rows with what is stored and write the changes (one transaction,
+        on the calling thread's connection)."""
         valid, outcome = validated
         if self.dry_run:
             self.apply(valid, outcome)
@@ -370,14 +382,17 @@ def _run(
     """Import the rows chunk by chunk, in file order.
 
     Reading and validating rows is Python work only; it runs a chunk ahead in a worker thread
-    while the main thread writes the previous chunk (waiting for the database releases the
-    GIL), so the two overlap on a multi-core machine. Only the main thread uses the database.
+    while the previous chunk is written (waiting for the database releases the GIL), so the
+    two overlap on a multi-core machine. The writers (``_write_chunk``) use the database.
     """
     report = ImportReport(dry_run=importer.dry_run)
     report.ignored_columns = importer.check_header(importer.header)
     chunks = _chunks(rows, chunk_size)
     next_line = 1  # the first line not written yet (for an interruption between chunks)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-validate") as worker:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-validate") as worker,
+        Writers(writer_count(), name="import-write") as writers,
+    ):
         pending = worker.submit(_read_and_validate, importer, chunks)
         while True:
             try:
@@ -389,17 +404,73 @@ def _run(
                 break
             chunk, validated = prepared
             pending = worker.submit(_read_and_validate, importer, chunks)
-            try:
-                if isinstance(validated, BaseException):
-                    raise validated
-                outcome = importer.write(validated)
-            except (Exception, KeyboardInterrupt) as exc:
-                raise ImportInterrupted(report, chunk[0][0], exc) from exc
-            report.add(outcome)
+            if isinstance(validated, BaseException):
+                raise ImportInterrupted(report, chunk[0][0], validated) from validated
+            _write_chunk(importer, writers, chunk, validated, report)
             next_line = chunk[-1][0] + 1
             if on_progress is not None:
                 on_progress(len(chunk))
     return report
+
+
+def _write_chunk(
+    importer: _ChunkImporter,
+    writers: Writers,
+    chunk: list[NumberedRow],
+    validated: _Validated,
+    report: ImportReport,
+) -> None:
+    """Write one chunk's valid rows, split in consecutive parts between the writers, and add
+    its outcome to ``report``; or raise ``ImportInterrupted``.
+
+    The rows of a chunk are distinct records (a record twice in a file is reported, not
+    written), so the parts never touch the same rows. A part that fails is rolled back; the
+    others are written, and reported with the lines that were not.
+    """
+    valid, outcome = validated
+    size = -(-len(valid) // writers.count) or 1
+    parts = [valid[start : start + size] for start in range(0, len(valid), size)] or [[]]
+    futures = [
+        writers.submit(index, importer.write, _Validated(part, ImportReport(importer.dry_run)))
+        for index, part in enumerate(parts)
+    ]
+    outcomes, failure = writers.results(futures)
+    failed = [index for index, part_outcome in enumerate(outcomes) if part_outcome is None]
+    if failure is None or not failed:
+        for part_outcome in outcomes:
+            outcome.add(part_outcome)
+        outcome.errors.sort(key=lambda error: error.line)
+        report.add(outcome)
+        if failure is not None:  # a Ctrl-C while the writers finished the chunk
+            raise ImportInterrupted(report, chunk[-1][0] + 1, failure) from failure
+        return
+    # Lines of each part: from its first row (the chunk's first line for the first part) to
+    # the line before the next part's first row (the chunk's last line for the last part).
+    starts = [chunk[0][0], *(part[0][0] for part in parts[1:])]
+    ends = [start - 1 for start in starts[1:]] + [chunk[-1][0]]
+    first = failed[0]
+    if failed == list(range(first, len(parts))):
+        unwritten = None  # nothing from the first failed part's first line on
+    else:
+        ranges = ", ".join(f"{starts[index]}-{ends[index]}" for index in failed)
+        unwritten = f"lines {ranges} and everything after line {ends[-1]} were not written"
+    landed = ImportReport(importer.dry_run)
+    landed.errors = [error for error in outcome.errors if error.line < starts[first]]
+    for part_outcome in outcomes[:first]:
+        landed.add(part_outcome)
+    if unwritten is not None:
+        for index, part_outcome in enumerate(outcomes):
+            if index > first and part_outcome is not None:
+                landed.add(part_outcome)
+        landed.errors += [
+            error
+            for error in outcome.errors
+            if error.line >= starts[first]
+            and not any(starts[index] <= error.line <= ends[index] for index in failed)
+        ]
+    landed.errors.sort(key=lambda error: error.line)
+    report.add(landed)
+    raise ImportInterrupted(report, starts[first], failure, unwritten=unwritten) from failure
 
 
 # --- members ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection, transaction
 
 from care_team.management.commands import bulk_assign_lcms as command
 from care_team.models import CaseLoad, LcmAssignmentHistory
+from ecm_admin.writers import WRITERS
 from patients.models import Activity
 from tests import factories
 
@@ -111,7 +112,7 @@ def test_rows_of_a_patient_are_applied_in_file_order(tmp_path, calls):
 
     writers = {name for name, _ in calls}
     if connection.vendor == "postgresql":
-        assert len(writers) == command.WRITERS
+        assert len(writers) == WRITERS
         assert threading.current_thread().name not in writers
     else:
         assert writers == {threading.current_thread().name}
@@ -168,7 +169,7 @@ def test_a_failing_writer_reports_what_the_other_one_wrote(tmp_path, monkeypatch
 
     jane = factories.lcm_user()
     patients = [factories.ecm_patient() for _ in range(6)]
-    doomed = {patient.pk for patient in patients if patient.pk % command.WRITERS == 0}
+    doomed = {patient.pk for patient in patients if patient.pk % WRITERS == 0}
     service = command.bulk_assign_care_team
 
     def failing(*, assignments, **kwargs):

@@ -4,25 +4,22 @@ Columns: ``patient_id`` or ``member_id``; ``olcm_user_id`` or ``olcm_email``; ``
 or ``ilcm_email``; optional ``provider_id``. Rows go through the bulk-assignment service in
 chunks of 1,000 (each chunk set-based, in its own transaction) with the bulk endpoint's rules.
 
-On PostgreSQL each chunk is split by patient between ``WRITERS`` writers, each with its own
-connection and transaction, which run at the same time (while the main thread reads and
-resolves the next chunk). All rows of one patient go to the same writer, in file order, so the
-same patient twice still ends with the later row, both changes recorded in order; the
-results, the output and the exit status come out in file order, exactly as with one writer.
-Every writer locks its patients as every care-team writer does (ordered by id), and the
-writers' patients never overlap, so they cannot deadlock each other or anyone else.
+On PostgreSQL each chunk is split by patient between writers (``ecm_admin.writers``), each
+with its own connection and transaction, which run at the same time (while the main thread
+reads and resolves the next chunk). All rows of one patient go to the same writer, in file
+order, so the same patient twice still ends with the later row, both changes recorded in
+order; the results, the output and the exit status come out in file order, exactly as with
+one writer. Every writer locks its patients as every care-team writer does (ordered by id),
+and the writers' patients never overlap, so they cannot deadlock each other or anyone else.
 """
 
 import csv
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.db import connection
 
 from accounts.models import User
 from audit.commands import AuditedCommand
@@ -39,6 +36,7 @@ from care_team.services import (
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import parse_id
 from ecm_admin.progress import Progress
+from ecm_admin.writers import Writers, writer_count
 
 COMMAND_ACTOR_NAME = "Bulk Assign Command"
 PATIENT_COLUMNS = ("patient_id", "member_id")
@@ -47,8 +45,6 @@ LCM_COLUMN_NAMES = {column for pair in LCM_COLUMNS for column in pair}
 KNOWN_COLUMNS = {*PATIENT_COLUMNS, *LCM_COLUMN_NAMES, "provider_id"}
 RESULT_COLUMNS = ["line", "patient_id", "member_id", "status", "errors"]
 MAX_REPORTED_FAILURES = 100
-# Writers working on one chunk at the same time (PostgreSQL, outside a transaction).
-WRITERS = 2
 # The rows of a writer whose transaction failed (the other writers' rows are written).
 NOT_WRITTEN = "Not applied: a database error stopped this part of the chunk"
 
@@ -95,7 +91,7 @@ class Command(AuditedCommand):
                 writer.writerow(RESULT_COLUMNS)
             with (
                 Progress(total, label="Assigning") as bar,
-                _Writers(_writer_count(), actor=actor, dry_run=dry_run) as writers,
+                _Writers(writer_count(), actor=actor, dry_run=dry_run) as writers,
             ):
                 for rows, items, chunk_errors in writers.run(self._prepared(path, reason)):
                     for row, errors in zip(rows, chunk_errors, strict=True):
@@ -279,46 +275,30 @@ class Command(AuditedCommand):
 # --- writers -----------------------------------------------------------------------
 
 
-def _writer_count() -> int:
-    """``WRITERS`` on PostgreSQL; one elsewhere, and inside a caller's transaction (other
-    connections cannot see its uncommitted rows, and its chunks must stay in it)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1
-    return WRITERS
-
-
 Chunk = tuple[list[Row], list[Assignment | InvalidItem]]
 
 
 class _Writers:
-    """Applies chunks of items with ``count`` writers, split by patient; one runs inline.
+    """Applies chunks of items with ``count`` writers (``ecm_admin.writers``), split by patient.
 
     ``run`` yields ``(rows, items, errors per item)`` for every chunk, in order. A chunk is
     handed to the writers only once the previous one is done, and the main thread prepares
-    the next chunk meanwhile. Each writer is one thread with its own connection, so one
-    patient's rows are always applied by the same connection, one chunk after the other.
+    the next chunk meanwhile. One patient's rows always go to the same writer, so they are
+    applied by the same connection, one chunk after the other.
     """
 
     def __init__(self, count: int, *, actor: User | None, dry_run: bool):
         self.count = count
         self.actor = actor
         self.dry_run = dry_run
-        self._stack = ExitStack()
-        self._threads: list[ThreadPoolExecutor] = []
+        self._writers = Writers(count, name="bulk-assign")
 
     def __enter__(self) -> "_Writers":
-        if self.count > 1:
-            for number in range(self.count):
-                executor = ThreadPoolExecutor(1, thread_name_prefix=f"bulk-assign-{number}")
-                self._stack.enter_context(executor)
-                # Registered after the executor, so run first: the connection is closed by
-                # its own thread before the thread stops.
-                self._stack.callback(_close_connection_in, executor)
-                self._threads.append(executor)
+        self._writers.__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._stack.close()
+        self._writers.__exit__(*exc_info)
 
     def run(self, chunks: Iterator[Chunk]) -> Iterator[tuple[list[Row], list, list[list[str]]]]:
         if self.count == 1:
@@ -329,15 +309,15 @@ class _Writers:
         while prepared is not None:
             rows, items = prepared
             parts = [
-                (part, thread.submit(self._assign, [items[position] for position in part]))
-                for thread, part in zip(self._threads, self._split(items), strict=True)
+                (part, self._writers.submit(index, self._assign, [items[p] for p in part]))
+                for index, part in enumerate(self._split(items))
                 if part
             ]
             # Read and resolve the next chunk meanwhile; a failure there is raised only after
             # this chunk's results are out, as it would be without writers running ahead.
             prepared, problem = _next(chunks)
             errors: list[list[str]] = [[] for _ in items]
-            outcomes, failure = _results([future for _, future in parts])
+            outcomes, failure = Writers.results([future for _, future in parts])
             for (part, _), part_errors in zip(parts, outcomes, strict=True):
                 # A writer that failed rolled its part back; the others' parts are written.
                 part_errors = part_errors or [[NOT_WRITTEN]] * len(part)
@@ -373,25 +353,3 @@ def _next(chunks: Iterator[Chunk]) -> tuple[Chunk | None, Exception | None]:
         return next(chunks, None), None
     except Exception as exc:
         return None, exc
-
-
-def _results(futures: list) -> tuple[list, BaseException | None]:
-    """Every future's result in order (``None`` for one that failed), once all are done, and
-    the first failure."""
-    failure: BaseException | None = None
-    outcomes = []
-    for future in futures:
-        try:
-            outcomes.append(future.result())
-        except BaseException as exc:  # wait for the other writers
-            outcomes.append(None)
-            failure = failure or exc
-    return outcomes, failure
-
-
-def _close_connection_in(executor: ThreadPoolExecutor) -> None:
-    executor.submit(_close_connection).result()
-
-
-def _close_connection() -> None:
-    connection.close()  # the calling thread's own connection
