@@ -435,42 +435,32 @@ def _write_chunk(
         for index, part in enumerate(parts)
     ]
     outcomes, failure = writers.results(futures)
-    failed = [index for index, part_outcome in enumerate(outcomes) if part_outcome is None]
-    if failure is None or not failed:
-        for part_outcome in outcomes:
-            outcome.add(part_outcome)
-        outcome.errors.sort(key=lambda error: error.line)
-        report.add(outcome)
-        if failure is not None:  # a Ctrl-C while the writers finished the chunk
-            raise ImportInterrupted(report, chunk[-1][0] + 1, failure) from failure
-        return
     # Lines of each part: from its first row (the chunk's first line for the first part) to
     # the line before the next part's first row (the chunk's last line for the last part).
     starts = [chunk[0][0], *(part[0][0] for part in parts[1:])]
     ends = [start - 1 for start in starts[1:]] + [chunk[-1][0]]
-    first = failed[0]
-    if failed == list(range(first, len(parts))):
-        unwritten = None  # nothing from the first failed part's first line on
-    else:
-        ranges = ", ".join(f"{starts[index]}-{ends[index]}" for index in failed)
-        unwritten = f"lines {ranges} and everything after line {ends[-1]} were not written"
+    failed = [index for index, part_outcome in enumerate(outcomes) if part_outcome is None]
+    unwritten = [(starts[index], ends[index]) for index in failed]
     landed = ImportReport(importer.dry_run)
-    landed.errors = [error for error in outcome.errors if error.line < starts[first]]
-    for part_outcome in outcomes[:first]:
-        landed.add(part_outcome)
-    if unwritten is not None:
-        for index, part_outcome in enumerate(outcomes):
-            if index > first and part_outcome is not None:
-                landed.add(part_outcome)
-        landed.errors += [
-            error
-            for error in outcome.errors
-            if error.line >= starts[first]
-            and not any(starts[index] <= error.line <= ends[index] for index in failed)
-        ]
+    landed.errors = [
+        error
+        for error in outcome.errors
+        if not any(first <= error.line <= last for first, last in unwritten)
+    ]
+    for part_outcome in outcomes:
+        if part_outcome is not None:
+            landed.add(part_outcome)
     landed.errors.sort(key=lambda error: error.line)
     report.add(landed)
-    raise ImportInterrupted(report, starts[first], failure, unwritten=unwritten) from failure
+    if failure is None:
+        return
+    if not failed:  # a Ctrl-C while the writers finished the chunk
+        raise ImportInterrupted(report, chunk[-1][0] + 1, failure) from failure
+    message = None  # the failed parts are the last ones: nothing from the first one's line on
+    if failed != list(range(failed[0], len(parts))):
+        ranges = ", ".join(f"{first}-{last}" for first, last in unwritten)
+        message = f"lines {ranges} and everything after line {ends[-1]} were not written"
+    raise ImportInterrupted(report, unwritten[0][0], failure, unwritten=message) from failure
 
 
 # --- members ---------------------------------------------------------------------------

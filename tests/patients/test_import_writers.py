@@ -121,18 +121,23 @@ def test_a_failing_first_part_names_its_lines_and_keeps_the_second(monkeypatch):
         save(self, writes)
 
     monkeypatch.setattr(importers._MemberImporter, "_save", failing)
+    rows = _rows(12)
+    rows[3] = (5, member("MEM0000000005", first_name="N5", gender="robot"))
 
     with pytest.raises(importers.ImportInterrupted) as info:
-        importers.import_members(header=HEADER, rows=_rows(12), chunk_size=4)
+        importers.import_members(header=HEADER, rows=rows, chunk_size=4)
 
-    # chunks: lines 2-5 (2-3 | 4-5), 6-9 (6-7 | 8-9), 10-13
-    message = str(info.value)
-    assert message == (
+    # chunk 1: lines 2-5, valid 2, 3, 4: parts 2-3 and 4-5 (line 5 failed validation)
+    assert str(info.value) == (
         "import stopped at line 2 (DatabaseError: connection lost); "
         "lines 2-3 and everything after line 5 were not written"
     )
-    assert info.value.report.created == 2
-    assert sorted(Patient.objects.values_list("first_name", flat=True)) == ["N4", "N5"]
+    report = info.value.report
+    assert report.created == 1
+    assert [str(error) for error in report.errors] == [
+        "line 5: gender robot is not one of male, female, other, unknown"
+    ]
+    assert list(Patient.objects.values_list("first_name", flat=True)) == ["N4"]
 
 
 @pytest.mark.postgres
