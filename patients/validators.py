@@ -71,3 +71,19 @@ def parse_date(value: str | None) -> dt.date | None:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form")
     return dt.date.fromisoformat(value)
+
+
+# Dates of birth are accepted within these bounds (API, importers, Django admin).
+EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+
+
+def date_of_birth_problem(value: dt.date | None, today: dt.date) -> str | None:
+    """Why ``value`` is not an acceptable date of birth (a sentence starting with "Date of
+    birth"), or ``None``; no date is acceptable (it is optional)."""
+    if value is None:
+        return None
+    if value > today:
+        return "Date of birth can't be in the future"
+    if value < EARLIEST_DATE_OF_BIRTH:
+        return f"Date of birth can't be before {EARLIEST_DATE_OF_BIRTH.isoformat()}"
+    return None
