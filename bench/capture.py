@@ -1,11 +1,11 @@
 """Captures the SQL each request runs: ``python -m bench.capture SPEC.json OUT.json``.
 
-Started by ``bench.run`` in its own short process with the app's environment (production
+Started by ``bench.replay`` in its own short process with the app's environment (production
 settings against the bench database). Every request of the spec goes through
 ``django.test.Client`` with the admin token; read requests are sent twice, the first to warm
 the caches and to refresh the token's ``last_used_at`` (so the captured set has no write),
 the second inside ``CaptureQueriesContext``. The SQL text Django reports is fully bound
-(psycopg 3 client-side binding), so ``bench.run`` can replay it as is, with the session
+(psycopg 3 client-side binding), so ``bench.replay`` can replay it as is, with the session
 options the app's connections use (``options`` in the output, such as ``-c jit=off``).
 """
 

@@ -10,7 +10,7 @@ import itertools
 import math
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,13 @@ WRITE_TARGET_S = {
     "bulk_assign_lcms": 30.0,
 }
 TARGET_PATIENTS = 1_000_000
+
+Log = Callable[[str], None]
+
+
+def log(message: str) -> None:
+    """Progress of a run, printed as it happens."""
+    print(message, flush=True)
 
 
 # --- identifiers -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_a_build_fills_the_search_table_and_the_stored_total():
 
 
 def test_prewarm_loads_the_apps_tables_and_indexes():
-    from bench.run import prewarm
+    from bench.machine import prewarm
 
     connection.close()
     built = dataset.build(_url(), 30, log=lambda _: None)

@@ -1,11 +1,11 @@
-"""The benchmark's HTTP driver (bench/run.py) against a small local server: no database."""
+"""The benchmark's HTTP driver (bench/driver.py) against a small local server: no database."""
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench import run
+from bench import driver
 from bench.workload import Request
 
 
@@ -27,7 +27,7 @@ def server():
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer((run.HOST, 0), Handler)
+    httpd = ThreadingHTTPServer((driver.HOST, 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd.server_address[1], events
@@ -41,7 +41,7 @@ def test_each_answer_is_followed_by_the_hook_before_the_next_request(server):
     port, events = server
     variants = [Request("GET", "/a"), Request("GET", "/b"), Request("GET", "/c")]
 
-    phase = run.drive(
+    phase = driver.drive(
         port,
         "token",
         variants,
