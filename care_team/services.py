@@ -4,7 +4,8 @@ One core does the work for a single assignment, a removal, the bulk route, the C
 and the Django admin, so every change records the same history entry and activity:
 
 1. lock the affected ECM patients (one ``SELECT ... FOR UPDATE``, ordered by id so that
-   concurrent writers cannot deadlock), then read their case loads and every referenced user
+   concurrent writers cannot deadlock), then take the time every row written is stamped with
+   (after the locks: see ``_Batch``), then read their case loads and every referenced user
    with its roles (one query each);
 2. check and apply each item in memory, in input order;
 3. write with bulk statements: new case loads, changed case loads, history, activities
@@ -134,11 +135,14 @@ class _Batch:
     ):
         """``bulk``: many items, whose results are errors only: the patients are locked
         without being loaded (``patients`` maps their ids to ``None``)."""
-        self.now = timezone.now()
         self.actor = actor
         self.default_actor_name = default_actor_name
         self.acted_by_name = actor_name(actor, default_actor_name)
         self.patients = _lock_ecm_patients(set(patient_ids), load=not bulk)
+        # The time of every row this operation writes, read once the locks are held: a writer
+        # that waited for another one's lock reads it after that one committed, so the
+        # patient's history and activities are in the same order by time as by id.
+        self.now = timezone.now()
         # Bulk on PostgreSQL: the case loads' time stamps are not read (an aware datetime costs
         # more to load than the rest of the row); a write sets those of the roles it changes.
         self.stamps_unread = bulk and updates_read_named_fields_only()

@@ -185,6 +185,9 @@ def patient_update(
     changed_eligibility = _assign_changes(eligibility, eligibility_fields)
     _validate_patient(patient, eligibility, changed_patient, changed_eligibility)
 
+    # Read with the lock held: an update that waited for another writer of this patient reads
+    # it after that one committed, so history and activities are in the same order by time as
+    # by id.
     now = timezone.now()
     if changed_patient:
         patient.save(update_fields=[*changed_patient, "updated_at"])
