@@ -30,7 +30,7 @@ from patients.models import (
 )
 from patients.selectors import CASE_LOAD_RELATED
 from patients.services import patient_update, status_change_record
-from patients.validators import cin_is_valid, npi_is_valid
+from patients.validators import cin_is_valid, date_of_birth_problem, npi_is_valid
 
 # What a staff user may edit (the same fields the API's PUT accepts).
 PATIENT_FIELDS = (
@@ -89,8 +89,8 @@ class PatientForm(forms.ModelForm):
 
     def clean_date_of_birth(self):
         born = self.cleaned_data["date_of_birth"]
-        if born and born > timezone.localdate():
-            raise forms.ValidationError("Date of birth can't be in the future.")
+        if problem := date_of_birth_problem(born, timezone.localdate()):
+            raise forms.ValidationError(f"{problem}.")
         return born
 
 

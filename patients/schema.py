@@ -30,6 +30,7 @@ from patients import views
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.filtersets import MAX_SEARCH_LENGTH, MISSING_LCM_CHOICES, SORT_FIELDS
 from patients.serializers import ADDRESS_FIELDS, ELIGIBILITY_FIELDS, PATIENT_FIELDS
+from patients.validators import EARLIEST_DATE_OF_BIRTH
 
 TAG = "Patients"
 
@@ -326,7 +327,10 @@ class PatientWriteSerializer(serializers.Serializer):
     last_name = raw_field(
         _text(PATIENT_FIELDS["last_name"].max_length, required=True), required=False
     )
-    date_of_birth = raw_field(_date("Date of birth"), required=False)
+    date_of_birth = raw_field(
+        _date(f"Date of birth; from {EARLIEST_DATE_OF_BIRTH.isoformat()} to today (else 422)"),
+        required=False,
+    )
     gender = serializers.ChoiceField(
         Gender.choices,
         allow_blank=True,

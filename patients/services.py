@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound
 from ecm_admin.exceptions import UnprocessableEntity
 from patients.choices import SYSTEM_IMPORT, ActivityKind, MemberRecordStatus
 from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
+from patients.validators import date_of_birth_problem
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -235,10 +236,10 @@ def _assign_changes(instance, values: dict[str, Any]) -> list[str]:
 
 def _validate_patient(patient, eligibility, changed_patient, changed_eligibility) -> None:
     errors = []
-    today = timezone.localdate()
-    born = patient.date_of_birth
-    if "date_of_birth" in changed_patient and born and born > today:
-        errors.append("Date of birth can't be in the future")
+    if "date_of_birth" in changed_patient and (
+        problem := date_of_birth_problem(patient.date_of_birth, timezone.localdate())
+    ):
+        errors.append(problem)
     eff = eligibility.ecm_benefit_auth_eff_date
     end = eligibility.ecm_benefit_auth_end_date
     dates_changed = {"ecm_benefit_auth_eff_date", "ecm_benefit_auth_end_date"} & set(

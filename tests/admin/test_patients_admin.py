@@ -279,6 +279,7 @@ def test_saving_without_changes_writes_nothing(client, staff, jane):
             "ECM benefit auth end date can&#x27;t be before the effective date.",
         ),
         ("date_of_birth", "2999-01-01", "Date of birth can&#x27;t be in the future."),
+        ("date_of_birth", "1899-12-31", "Date of birth can&#x27;t be before 1900-01-01."),
     ],
 )
 def test_invalid_values_are_form_errors(client, staff, field, value, error):
@@ -370,6 +371,16 @@ def test_adding_a_patient_with_eligibility_records_the_first_status(client, staf
     (history,) = EcmStatusHistory.objects.filter(patient=patient)
     assert (history.status, history.changed_by) == (MemberRecordStatus.PENDING, "Sam Staff")
     assert Activity.objects.filter(patient=patient, kind=ActivityKind.STATUS_CHANGED).count() == 1
+
+
+def test_a_new_patient_born_before_1900_is_a_form_error(client, staff):
+    add = reverse("admin:patients_patient_add")
+    data = form_data(client.get(add))
+    data.update({"first_name": "Olga", "last_name": "Old", "date_of_birth": "0001-01-01"})
+    response = client.post(add, data)
+    assert response.status_code == 200
+    assert "Date of birth can&#x27;t be before 1900-01-01." in response.content.decode()
+    assert not Patient.objects.filter(first_name="Olga").exists()
 
 
 # --- eligibility admin -----------------------------------------------------------------------

@@ -774,6 +774,14 @@ def test_optional_values_can_be_cleared(admin_client, john):
             "Validation failed: Date of birth can't be in the future",
         ),
         (
+            {"date_of_birth": "1899-12-31"},
+            "Validation failed: Date of birth can't be before 1900-01-01",
+        ),
+        (
+            {"date_of_birth": "0001-01-01"},
+            "Validation failed: Date of birth can't be before 1900-01-01",
+        ),
+        (
             {"address": {"zip": "9000"}},
             "Validation failed: Zip must be a 5-digit ZIP code (or ZIP+4)",
         ),
@@ -801,6 +809,40 @@ def test_invalid_update_is_422_and_changes_nothing(admin_client, john, data, mes
     assert EcmEligibilityInformation.objects.get(patient=john).updated_at == info_before.updated_at
     assert not Activity.objects.filter(patient=john).exists()
     assert not EcmStatusHistory.objects.filter(patient=john).exists()
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize(
+    ("born", "message"),
+    [
+        ("0001-01-01", "Validation failed: Date of birth can't be before 1900-01-01"),
+        ("1899-12-31", "Validation failed: Date of birth can't be before 1900-01-01"),
+        ("tomorrow", "Validation failed: Date of birth can't be in the future"),
+        ("1900-01-01", None),
+        ("today", None),
+    ],
+)
+def test_date_of_birth_is_within_1900_and_today(admin_client, john, method, born, message):
+    today = timezone.localdate()
+    born = {"today": today, "tomorrow": today + dt.timedelta(days=1)}.get(born, born)
+    response = _put(admin_client, john, {"date_of_birth": str(born)}, method=method)
+    john.refresh_from_db()
+    if message is None:
+        assert response.status_code == 200
+        assert john.date_of_birth.isoformat() == str(born)
+    else:
+        assert response.status_code == 422
+        assert response.json() == {"errors": [message]}
+        assert john.date_of_birth == dt.date(2010, 5, 15)
+        assert not Activity.objects.filter(patient=john).exists()
+
+
+def test_a_stored_date_of_birth_out_of_bounds_does_not_block_other_changes(admin_client, john):
+    Patient.objects.filter(pk=john.pk).update(date_of_birth=dt.date(1899, 1, 1))
+    response = _put(admin_client, john, {"first_name": "Johnny"}, method="patch")
+    assert response.status_code == 200
+    john.refresh_from_db()
+    assert (john.first_name, john.date_of_birth) == ("Johnny", dt.date(1899, 1, 1))
 
 
 def test_every_problem_gets_its_own_sentence(admin_client, john):
