@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from django.utils.html import format_html
@@ -67,6 +68,10 @@ class UserEditForm(UserChangeForm):
         return self.cleaned_data["email"].strip().lower()
 
 
+# Groups grant nothing here (see accounts.backends).
+admin.site.unregister(Group)
+
+
 class ApiTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ApiToken
     fields = ("prefix", "name", "created_at", "last_used_at", "expires_at", "revoked_at")
@@ -87,10 +92,9 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name")}),
         ("Roles", {"fields": ("assigned_roles",)}),
-        (
-            "Permissions",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
-        ),
+        # Django admin access follows the roles (accounts.backends); groups and per-user
+        # permissions are not used, so they are not offered.
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Important dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = (
@@ -128,21 +132,31 @@ class UserAdmin(DjangoUserAdmin):
         roles = [role.name for role in form.cleaned_data["assigned_roles"]]
         user_set_roles(user=form.instance, roles=roles)
 
+    def has_view_permission(self, request, obj=None):
+        # The care-team pickers look users up here: whoever may change case loads may find
+        # the users they can assign (active holders of the role; id and name only), without
+        # seeing the users' pages.
+        if obj is None and _role_autocomplete(request) is not None:
+            return request.user.has_perm("care_team.change_caseload")
+        return super().has_view_permission(request, obj)
+
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        match = request.resolver_match
-        if match and match.url_name == "autocomplete":
-            role = ROLE_AUTOCOMPLETES.get(
-                (
-                    request.GET.get("app_label"),
-                    request.GET.get("model_name"),
-                    request.GET.get("field_name"),
-                )
-            )
-            if role is not None:
-                holds_role = UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role)
-                queryset = queryset.filter(Exists(holds_role), is_active=True)
+        role = _role_autocomplete(request)
+        if role is not None:
+            holds_role = UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role)
+            queryset = queryset.filter(Exists(holds_role), is_active=True)
         return queryset, may_have_duplicates
+
+
+def _role_autocomplete(request) -> str | None:
+    """The role an autocomplete request of a care-team picker looks for, else ``None``."""
+    match = request.resolver_match
+    if match is None or match.url_name != "autocomplete":
+        return None
+    return ROLE_AUTOCOMPLETES.get(
+        (request.GET.get("app_label"), request.GET.get("model_name"), request.GET.get("field_name"))
+    )
 
 
 @admin.register(Role)

@@ -27,6 +27,7 @@ from ecm_admin.admin_site import (
     adopt,
     related_or_none,
     service_error_sentences,
+    user_name,
 )
 
 # The case-load fields a form may change, and the role a user needs to fill each.
@@ -164,10 +165,17 @@ class HistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related(*self.related)
 
 
+# Read-only pages show the users of a history entry by name (see ``user_name``).
+PREVIOUS_USER = user_name("previous_user", "previous user")
+NEW_USER = user_name("new_user", "new user")
+ACTED_BY = user_name("acted_by", "acted by")
+
+
 class LcmAssignmentHistoryInline(HistoryInline):
     model = LcmAssignmentHistory
     fk_name = "patient"
-    fields = ("created_at", "role", "previous_user", "new_user", "acted_by_name", "reason")
+    fields = ("created_at", "role", PREVIOUS_USER, NEW_USER, "acted_by_name", "reason")
+    readonly_fields = (PREVIOUS_USER, NEW_USER)
     related = ("previous_user", "new_user")
     verbose_name_plural = f"LCM assignment history (newest {INLINE_MAX_ROWS})"
 
@@ -391,6 +399,17 @@ class LcmAssignmentHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("patient", "previous_user", "new_user")
     list_filter = ("role", ("new_user", admin.RelatedOnlyFieldListFilter))
+    fields = (
+        "patient",
+        "role",
+        PREVIOUS_USER,
+        NEW_USER,
+        ACTED_BY,
+        "acted_by_name",
+        "reason",
+        "created_at",
+    )
+    readonly_fields = (PREVIOUS_USER, NEW_USER, ACTED_BY)
     search_fields = (
         "patient__first_name",
         "patient__last_name",

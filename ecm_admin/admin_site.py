@@ -40,6 +40,23 @@ def adopt(obj, saved) -> None:
     obj._state.db = saved._state.db
 
 
+def user_name(field: str, description: str):
+    """A read-only field showing the user in ``field`` by name, as plain text.
+
+    Django shows a read-only foreign key as a link to the related row's admin page whether or
+    not the viewer may open it; users' pages need a superuser, so for staff working by role
+    such a link would lead to a 403.
+    """
+
+    @admin.display(description=description)
+    def name(obj) -> str:
+        user = getattr(obj, field)
+        return str(user) if user is not None else "-"
+
+    name.__name__ = f"{field}_name"
+    return name
+
+
 class ServiceErrorsMixin:
     """A change form whose save a service refuses is rolled back and shows the reasons.
 

@@ -18,7 +18,12 @@ from care_team.admin import (
     save_case_load_formset,
 )
 from care_team.models import CaseLoad
-from ecm_admin.admin_site import ReadOnlyAdminMixin, ServiceErrorsMixin, related_or_none
+from ecm_admin.admin_site import (
+    ReadOnlyAdminMixin,
+    ServiceErrorsMixin,
+    related_or_none,
+    user_name,
+)
 from ecm_admin.exceptions import UnprocessableEntity
 from patients.filtersets import PatientFilterSet
 from patients.models import (
@@ -56,6 +61,9 @@ ELIGIBILITY_FIELDS = (
     "ecm_benefit_auth_eff_date",
     "ecm_benefit_auth_end_date",
 )
+# Read-only pages show the users of a log entry by name (see ``user_name``).
+CHANGED_BY_USER = user_name("changed_by_user", "changed by user")
+ACTOR = user_name("actor", "actor")
 PATIENT_SEARCH_FIELDS = (
     "patient__first_name",
     "patient__last_name",
@@ -447,6 +455,8 @@ class StatusHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("changed_by", *PATIENT_SEARCH_FIELDS)
     date_hierarchy = "changed_at"
+    fields = ("patient", "status", "changed_at", "changed_by", CHANGED_BY_USER)
+    readonly_fields = (CHANGED_BY_USER,)
 
 
 @admin.register(Activity)
@@ -456,3 +466,5 @@ class ActivityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("description", "actor_name", *PATIENT_SEARCH_FIELDS)
     date_hierarchy = "created_at"
+    fields = ("patient", "kind", "description", ACTOR, "actor_name", "metadata", "created_at")
+    readonly_fields = (ACTOR,)

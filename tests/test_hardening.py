@@ -128,7 +128,7 @@ def test_admin_messages_are_kept_server_side(client):
     from tests.admin import sign_in
 
     assert django_settings.MESSAGE_STORAGE.endswith("session.SessionStorage")
-    staff = sign_in(client)
+    staff = sign_in(client, superuser=True)  # tokens are issued by superusers
     response = client.post(
         "/admin/accounts/apitoken/add/", {"user": staff.pk, "name": "ui", "days": "1"}
     )

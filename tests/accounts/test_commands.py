@@ -52,13 +52,38 @@ def test_create_user_with_password_from_env_and_staff(monkeypatch):
 
     out, _ = create_user("--staff", "--password-from-env", "NEW_USER_PASSWORD")
 
-    assert out == "Created user jane.coordinator@example.org (roles: admin, ecm; staff)\n"
+    assert out == (
+        "Created user jane.coordinator@example.org (roles: admin, ecm; staff with the admin "
+        "role: can view, add and change patients, ECM eligibility information, ECM "
+        "authorizations and case loads; can only view ECM status history, activities, LCM "
+        "assignment history and access events; users, roles and API tokens need a superuser)\n"
+    )
     user = User.objects.get()
     assert user.email == "jane.coordinator@example.org"
     assert user.name == "Jane Coordinator"
     assert user.is_staff and user.is_active
     assert user.role_names() == ["admin", "ecm"]
     assert user.check_password(PASSWORD)
+
+
+def test_create_user_says_a_staff_user_without_the_admin_role_sees_nothing():
+    out, _ = create_user("--staff", roles="ecm")
+
+    assert out == (
+        "Created user jane.coordinator@example.org (roles: ecm; staff without the admin role: "
+        "can sign in to the Django admin but sees nothing)\n"
+    )
+
+
+def test_create_user_says_a_superuser_can_do_everything():
+    factories.UserFactory(email="jane.coordinator@example.org", is_superuser=True)
+
+    out, _ = create_user("--staff", roles="ecm")
+
+    assert out == (
+        "Updated user jane.coordinator@example.org (roles: ecm; superuser: can do everything "
+        "in the Django admin)\n"
+    )
 
 
 def test_create_user_without_password_gets_an_unusable_one():

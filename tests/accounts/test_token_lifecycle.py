@@ -355,7 +355,7 @@ def test_no_raw_token_is_stored_in_any_column(alice, client):
     out = StringIO()
     call_command("create_token", "--email", alice.email, stdout=out, stderr=StringIO())
     raws.append(out.getvalue().strip())
-    staff = admin_sign_in(client)
+    staff = admin_sign_in(client, superuser=True)  # tokens are issued by superusers
     response = client.post(
         "/admin/accounts/apitoken/add/", {"user": staff.pk, "name": "ui", "days": "1"}, follow=True
     )

@@ -1,27 +1,71 @@
-"""Helpers for the Django admin tests: a signed-in staff user and change-form POST data."""
+"""Helpers for the Django admin tests: signed-in staff users and change-form POST data."""
 
 import datetime as dt
+import os
+from io import StringIO
+from unittest import mock
 
+from django.core.management import call_command
 from django.db.models import Model
 
+from accounts.models import User
+from audit.models import AccessEvent
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
+PASSWORD_VARIABLE = "ADMIN_TEST_STAFF_PASSWORD"
 
 
-def sign_in(client, **kwargs):
-    """A superuser (staff) named Sam Staff, signed in on ``client``."""
-    kwargs = {
-        "email": "sam.staff@example.org",
-        "first_name": "Sam",
-        "last_name": "Staff",
-        **kwargs,
-    }
-    user = factories.UserFactory(is_staff=True, is_superuser=True, **kwargs)
-    user.set_password(PASSWORD)
-    user.save()
-    client.force_login(user)
+def create_staff(
+    *,
+    roles: str = "admin",
+    superuser: bool = False,
+    email: str = "sam.staff@example.org",
+    first_name: str = "Sam",
+    last_name: str = "Staff",
+) -> User:
+    """A staff user made the documented way, ``create_user ... --roles ROLES --staff
+    --password-from-env VAR`` (password ``PASSWORD``); ``superuser``: then made a superuser."""
+    with mock.patch.dict(os.environ, {PASSWORD_VARIABLE: PASSWORD}):
+        call_command(
+            "create_user",
+            *("--email", email, "--first-name", first_name, "--last-name", last_name),
+            *("--roles", roles, "--staff", "--password-from-env", PASSWORD_VARIABLE),
+            stdout=StringIO(),
+        )
+    user = User.objects.get(email=email)
+    if superuser:
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
     return user
+
+
+def sign_in(client, *, roles: str = "admin", superuser: bool = False, **kwargs) -> User:
+    """A staff user named Sam Staff (``create_staff``: by default with the admin role, not a
+    superuser), signed in on ``client`` with the password."""
+    user = create_staff(roles=roles, superuser=superuser, **kwargs)
+    assert client.login(username=user.email, password=PASSWORD)
+    return user
+
+
+def one_of_each() -> list[Model]:
+    """One row of every model the admin shows (one patient's, and one user's)."""
+    lcm = factories.lcm_user()
+    patient = factories.ecm_patient()
+    case_load = factories.CaseLoadFactory(patient=patient, olcm=lcm)
+    return [
+        patient,
+        patient.ecm_eligibility_information,
+        factories.AuthorizationFactory(patient=patient),
+        factories.StatusHistoryFactory(patient=patient, changed_by_user=lcm),
+        factories.ActivityFactory(patient=patient, actor=lcm),
+        case_load,
+        factories.LcmAssignmentHistoryFactory(patient=patient, new_user=lcm, acted_by=lcm),
+        lcm,
+        lcm.roles.get(),
+        factories.ApiTokenFactory(user=lcm),
+        AccessEvent.objects.create(source="api", action="read_detail", patient_ids=[patient.pk]),
+    ]
 
 
 def _post_value(value):

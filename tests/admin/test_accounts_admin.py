@@ -18,7 +18,8 @@ TOKENS = reverse("admin:accounts_apitoken_changelist")
 
 @pytest.fixture
 def staff(client, db):
-    return sign_in(client)
+    """Users, roles and tokens need a superuser."""
+    return sign_in(client, superuser=True)
 
 
 def messages_of(response) -> list[str]:

@@ -15,6 +15,7 @@ from care_team.models import CaseLoad, LcmAssignmentHistory
 from patients.choices import ActivityKind, AcuityLevel
 from patients.models import Activity, EcmEligibilityInformation
 from tests import factories
+from tests.admin import PASSWORD, create_staff
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,7 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 TIMEOUT_MS = 20_000
-PASSWORD = "a-long-browser-test-passphrase"
 MEMBER_ID = "MEM-BROWSER-1"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,15 +60,9 @@ def chromium():
 
 
 def test_edit_a_patient_and_assign_an_olcm_in_the_browser(chromium, live_server):
-    staff = factories.UserFactory(
-        email="browser.staff@example.org",
-        first_name="Bea",
-        last_name="Browser",
-        is_staff=True,
-        is_superuser=True,
-    )
-    staff.set_password(PASSWORD)
-    staff.save()
+    # Made the documented way: create_user --roles admin --staff --password-from-env (no
+    # superuser): what the admin role may do is enough for all of this.
+    staff = create_staff(email="browser.staff@example.org", first_name="Bea", last_name="Browser")
     jane = factories.lcm_user(first_name="Jane", last_name="Coordinator")
     patient = factories.ecm_patient(
         member_id=MEMBER_ID,
@@ -85,6 +79,8 @@ def test_edit_a_patient_and_assign_an_olcm_in_the_browser(chromium, live_server)
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
         page.wait_for_selector("#site-name >> text=ECM Admin")
+        assert page.locator("a[href='/admin/patients/patient/']").count() >= 1
+        assert page.locator("a[href^='/admin/accounts/']").count() == 0
 
         page.goto(f"{live_server.url}/admin/patients/patient/")
         page.fill("#searchbar", MEMBER_ID)

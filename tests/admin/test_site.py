@@ -1,17 +1,17 @@
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from audit.models import AccessEvent
-from tests import factories
-from tests.admin import sign_in
+from tests.admin import one_of_each, sign_in
 
 INDEX = reverse("admin:index")
 
 
 @pytest.fixture
 def staff(client, db):
-    return sign_in(client)
+    """A superuser: every model and page (what staff by role may open: test_permissions)."""
+    return sign_in(client, superuser=True)
 
 
 def test_the_site_names_the_service(client, staff):
@@ -37,39 +37,28 @@ def test_every_model_is_registered(client, staff):
         assert f'href="/admin/{model}/"' in html
 
 
-def one_of_each():
-    lcm = factories.lcm_user()
-    patient = factories.ecm_patient()
-    case_load = factories.CaseLoadFactory(patient=patient, olcm=lcm)
-    return [
-        patient,
-        patient.ecm_eligibility_information,
-        factories.AuthorizationFactory(patient=patient),
-        factories.StatusHistoryFactory(patient=patient),
-        factories.ActivityFactory(patient=patient),
-        case_load,
-        factories.LcmAssignmentHistoryFactory(patient=patient, new_user=lcm),
-        lcm,
-        lcm.roles.get(),
-        factories.ApiTokenFactory(user=lcm),
-        AccessEvent.objects.create(source="api", action="read_detail", patient_ids=[patient.pk]),
-    ]
-
-
 def test_every_page_renders(client, staff):
     rows = one_of_each()
-    assert {type(row) for row in rows} == set(admin.site._registry) - {
-        model for model in admin.site._registry if model._meta.app_label == "auth"
-    }
+    assert {type(row) for row in rows} == set(admin.site._registry)
     for row in rows:
         opts = row._meta
         name = f"admin:{opts.app_label}_{opts.model_name}"
         assert client.get(reverse(f"{name}_changelist")).status_code == 200, name
         assert client.get(reverse(f"{name}_change", args=[row.pk])).status_code == 200, name
+        assert client.get(reverse(f"{name}_history", args=[row.pk])).status_code == 200, name
         model_admin = admin.site._registry[type(row)]
         request = client.get(INDEX).wsgi_request
         if model_admin.has_add_permission(request):
             assert client.get(reverse(f"{name}_add")).status_code == 200, name
+
+
+def test_groups_are_not_offered(client, staff):
+    """Access follows roles (accounts.backends): Django's groups and per-user permissions
+    would grant nothing, so the admin does not offer them."""
+    assert Group not in admin.site._registry
+    html = client.get(reverse("admin:accounts_user_change", args=[staff.pk])).content.decode()
+    assert 'name="groups"' not in html
+    assert 'name="user_permissions"' not in html
 
 
 def test_admin_static_files_are_served_by_the_app(client):

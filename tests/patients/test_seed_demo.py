@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from accounts.models import User
 from care_team.models import CaseLoad, LcmAssignmentHistory
@@ -163,6 +164,26 @@ def test_admin_password_from_environment(monkeypatch):
     monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "another-demo-password")
     seed(patients=1)
     assert User.objects.get(email=ADMIN_EMAIL).check_password("another-demo-password")
+
+
+def test_the_demo_admin_works_in_the_django_admin(monkeypatch, client):
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "demo-password-for-tests")
+    seed(patients=3)
+    assert client.login(username=ADMIN_EMAIL, password="demo-password-for-tests")
+
+    patient = Patient.objects.filter(case_load__isnull=False).first()
+    for url, status in [
+        (reverse("admin:patients_patient_changelist"), 200),
+        (reverse("admin:patients_patient_change", args=[patient.pk]), 200),
+        (reverse("admin:care_team_caseload_changelist"), 200),
+        (reverse("admin:care_team_lcmassignmenthistory_changelist"), 200),
+        (reverse("admin:accounts_user_changelist"), 403),
+    ]:
+        assert client.get(url).status_code == status, url
+    assert (
+        'name="_save"'
+        in client.get(reverse("admin:patients_patient_change", args=[patient.pk])).content.decode()
+    )
 
 
 def test_refuses_without_debug_unless_forced(settings):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.core.validators import validate_email
 
+from accounts.backends import admin_access
 from accounts.models import Role, User
 from accounts.services import user_upsert
 from audit.commands import AuditedCommand
@@ -31,7 +32,11 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--roles", required=True, help='comma-separated role names, e.g. "admin,ecm"'
         )
-        parser.add_argument("--staff", action="store_true", help="may sign in to the Django admin")
+        parser.add_argument(
+            "--staff",
+            action="store_true",
+            help="may sign in to the Django admin (where the admin role may work; see README)",
+        )
         parser.add_argument(
             "--password-from-env",
             metavar="VAR",
@@ -51,11 +56,12 @@ class Command(AuditedCommand):
             candidate = existing or User(email=email, first_name=first_name, last_name=last_name)
             _validate_password(password, candidate)
 
+        is_superuser = existing is not None and existing.is_superuser
         if options["dry_run"]:
             verb = "Would create" if existing is None else "Would update"
         else:
             try:
-                _, created = user_upsert(
+                user, created = user_upsert(
                     email=email,
                     first_name=first_name,
                     last_name=last_name,
@@ -66,7 +72,10 @@ class Command(AuditedCommand):
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
             verb = "Created" if created else "Updated"
-        details = f"roles: {', '.join(roles) or 'none'}" + ("; staff" if options["staff"] else "")
+            is_superuser = user.is_superuser
+        details = f"roles: {', '.join(roles) or 'none'}"
+        if options["staff"]:
+            details += "; " + admin_access(roles, is_staff=True, is_superuser=is_superuser)
         suffix = " (dry run: nothing written)" if options["dry_run"] else ""
         self.stdout.write(f"{verb} user {email} ({details}){suffix}")
 
