@@ -87,6 +87,23 @@ def _refuse_input(request):
     return None
 
 
+def _read_unread_body(request) -> None:
+    """Read what is left of a request body the response did not need (a 401, 405 or 429 to a
+    POST), at most ``MAX_REQUEST_BODY_BYTES`` (larger bodies were refused before reading).
+
+    gunicorn reads at most 64 KiB of an unread body before it closes the connection, and
+    closing with data still unread resets it: a proxy still sending that body (nginx in
+    front of several instances) then reports 502 instead of the answer, and counts the
+    instance as failed."""
+    if getattr(request, "_body", None) is not None:
+        return  # read in full already (request.body)
+    try:
+        while request.read(64 * 1024):
+            pass
+    except OSError:  # UnreadablePostError: the client went away, nothing left to read
+        pass
+
+
 class JsonErrorsMiddleware:
     """Refuses oversized bodies (413) and turns stray exceptions into JSON 503/500.
 
@@ -111,6 +128,7 @@ class JsonErrorsMiddleware:
                 limit = settings.MAX_REQUEST_BODY_BYTES
                 return errors_response([f"Request body is too large (limit {limit} bytes)"], 413)
         response = self.get_response(request)
+        _read_unread_body(request)
         if _is_html_error(request, response):
             return _as_json_error(response)
         return response

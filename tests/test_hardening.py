@@ -1,6 +1,7 @@
 """Hardening: security headers, request ids, CORS, input limits (NUL, length, chunked),
 logs without PHI, deployment checks."""
 
+import io
 import logging
 import os
 import secrets
@@ -11,8 +12,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpResponse
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from ecm_admin.middleware import JsonErrorsMiddleware
 from patients import views as patient_views
 from tests import factories
 
@@ -257,6 +262,49 @@ def test_chunked_body_without_length_is_411(admin_client):
     )
     assert response.status_code == 411
     assert response.json()["errors"][0].startswith("Content-Length is required")
+
+
+@pytest.mark.parametrize(
+    ("path", "token", "status"),
+    [
+        (f"{BASE}/lead_care_managers/bulk_assign", "ecm_not-a-token", 401),  # refused unread
+        ("/healthz", None, 405),  # a method the route does not take
+    ],
+)
+def test_a_body_the_answer_did_not_need_is_still_read_to_its_end(path, token, status):
+    """gunicorn resets a connection it closes with more than 64 KiB of body unread; a proxy
+    in front (nginx) that is still sending that body then answers 502, not the app's answer."""
+    body = b'{"assignments": []}' + b" " * 300_000
+    request = RequestFactory().generic(
+        "POST", path, body, content_type="application/json", **_token_header(token)
+    )
+    stream = io.BytesIO(body)
+    request.environ["wsgi.input"] = stream
+    statuses = []
+    response = WSGIHandler()(request.environ, lambda status, headers: statuses.append(status))
+    b"".join(response)
+    response.close()
+    assert statuses[0].startswith(str(status))
+    assert stream.tell() == len(body)
+
+
+def _token_header(token):
+    return {"HTTP_X_USER_TOKEN": token} if token else {}
+
+
+def test_a_body_the_view_read_is_not_read_again(rf):
+    body = b'{"a": 1}'
+    request = rf.post("/anything", body, content_type="application/json")
+    seen = []
+
+    def view(req):
+        seen.append(req.body)
+        return HttpResponse(status=204)
+
+    response = JsonErrorsMiddleware(view)(request)
+    assert response.status_code == 204
+    assert seen == [body]
+    assert request.body == body
 
 
 # --- logs ------------------------------------------------------------------------------------
