@@ -10,6 +10,9 @@ Everything can be tuned from the environment (see README, "Configuration"):
 - ``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE``, ``GUNICORN_MAX_REQUESTS``,
   ``GUNICORN_MAX_REQUESTS_JITTER``, ``GUNICORN_CONTROL_SOCKET``, ``FORWARDED_ALLOW_IPS``.
 
+Requests over the limits below, and malformed ones, are refused by gunicorn itself; the
+workers of ``ecm_admin.gunicorn_workers`` answer those in the service's JSON envelope.
+
 The access log never contains query strings, because they can carry PHI (``?search=Jane``):
 it records the method, the path, the status and the duration only.
 """
@@ -49,7 +52,19 @@ bind = [
 
 workers = _env_int("WEB_CONCURRENCY", min(2 * _cores() + 1, MAX_DEFAULT_WORKERS))
 threads = _env_int("GUNICORN_THREADS", 2)
-worker_class = "gthread" if threads > 1 else "sync"
+# gunicorn's gthread and sync workers, answering the requests gunicorn refuses itself (and an
+# error past Django) as the JSON envelope with the service's headers: ecm_admin/gunicorn_workers.py.
+worker_class = (
+    "ecm_admin.gunicorn_workers.ThreadWorker"
+    if threads > 1
+    else "ecm_admin.gunicorn_workers.SyncWorker"
+)
+
+# What a request may send before the application sees it (README, "Limits"); gunicorn's own
+# defaults, stated here because the README documents them. Longer: 414 or 431, in JSON.
+limit_request_line = 4094  # bytes: method, path with query string, HTTP version
+limit_request_fields = 100  # header fields
+limit_request_field_size = 8190  # bytes per header line, its line break included
 
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
