@@ -4,6 +4,10 @@ Source ``cmd:<command name>``, the command's ``audit_action``, exit status 0 or 
 status, and the patient ids the command reports in ``self.audit_patient_ids`` (spread over
 events of at most 1,000 ids). ``self.audit_user_id`` is the acting user when the command
 knows one (``--actor-email``); ``self.audit_token_prefix`` a token it issued.
+
+The command runs without the database's statement timeout on its own connection (the lock
+timeout stays; connections of writer threads keep both: each of their statements writes one
+chunk).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from django.db import DatabaseError
 
 from audit.models import CMD_PREFIX
 from audit.services import events_record
+from ecm_admin.db_timeouts import statement_timeout_lifted
 from ecm_admin.request_context import get_request_id
 
 logger = logging.getLogger("audit")
@@ -34,7 +39,10 @@ class AuditedCommand(BaseCommand):
         self.audit_token_prefix = ""
         succeeded = False
         try:
-            result = super().execute(*args, **options)
+            # Batch work: a statement that merges a whole import's search counts, or reads a
+            # year of events, may run longer than a request may (ecm_admin.db_timeouts).
+            with statement_timeout_lifted():
+                result = super().execute(*args, **options)
             succeeded = True
             return result
         finally:

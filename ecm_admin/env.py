@@ -1,5 +1,6 @@
 """Typed readers for environment variables."""
 
+import math
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,6 +33,23 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds, 0 or more (decimals allowed: ``0.5``); unset or blank:
+    ``default``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ImproperlyConfigured(
+            f"{name} must be a number of seconds, 0 or more (such as 20 or 0.5), got {raw!r}"
+        )
+    return value
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:

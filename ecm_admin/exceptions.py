@@ -27,7 +27,14 @@ PRECONDITION_FAILED = (
     "Precondition failed: the patient was changed by someone else; reload and retry"
 )
 DATABASE_UNAVAILABLE = "Service temporarily unavailable: the database cannot be reached"
+DATABASE_BUSY = "Service temporarily unavailable: the database is busy; try again shortly"
 DB_RETRY_AFTER_SECONDS = 5
+# The database answered, but the statement was cancelled: it ran past statement_timeout
+# (57014) or waited past lock_timeout (55P03) (ecm_admin.db_timeouts), or lost a deadlock
+# (40P01) or a serialization conflict (40001). Retrying later is the remedy for each.
+BUSY_SQLSTATES = frozenset({"57014", "55P03", "40P01", "40001"})
+# SQLite: SQLITE_BUSY and SQLITE_LOCKED (primary result codes) after its busy timeout.
+BUSY_SQLITE_CODES = frozenset({5, 6})
 
 
 class UnprocessableEntity(exceptions.APIException):
@@ -112,6 +119,25 @@ def _is_database_down(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
+def _sqlstate(exc: Exception) -> str | None:
+    cause = exc.__cause__ or exc
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+
+
+def database_unavailable_errors(exc: Exception) -> list[str]:
+    """The 503 sentence for a database error that is not the request's fault (logged here):
+    busy (a timeout, a lock) or out of reach (anything else)."""
+    sqlstate = _sqlstate(exc)
+    sqlite_code = getattr(exc.__cause__ or exc, "sqlite_errorcode", None)
+    if sqlstate in BUSY_SQLSTATES or (
+        sqlite_code is not None and sqlite_code & 0xFF in BUSY_SQLITE_CODES
+    ):
+        logger.warning("database busy: %s (sqlstate %s)", type(exc).__name__, sqlstate or "-")
+        return [DATABASE_BUSY]
+    logger.error("database unavailable: %s", type(exc).__name__)
+    return [DATABASE_UNAVAILABLE]
+
+
 def api_exception_handler(exc, context):
     """DRF exception handler: every failure becomes ``{"errors": [...]}``."""
     # Every exception is answered here, so none reaches Django's ATOMIC_REQUESTS wrapper:
@@ -166,9 +192,8 @@ def api_exception_handler(exc, context):
         )
 
     if _is_database_down(exc):
-        logger.error("database unavailable: %s", type(exc).__name__)
         return Response(
-            {"errors": [DATABASE_UNAVAILABLE]},
+            {"errors": database_unavailable_errors(exc)},
             status=503,
             headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
         )
@@ -183,8 +208,7 @@ def log_database_error(exc: Exception) -> None:
     """Log a database error without its message: PostgreSQL puts row values in it
     ("Key (member_id)=(...) already exists"), and logs must not carry PHI. The SQLSTATE and
     the stack (code lines only) say what failed and where."""
-    cause = exc.__cause__ or exc
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "-"
+    sqlstate = _sqlstate(exc) or "-"
     stack = "".join(traceback.format_tb(exc.__traceback__))
     logger.error("database error: %s (sqlstate %s)\n%s", type(exc).__name__, sqlstate, stack)
 
@@ -216,6 +240,6 @@ def handler500(request):
     exc = sys.exc_info()[1]
     if exc is not None and _is_database_down(exc):
         return errors_response(
-            [DATABASE_UNAVAILABLE], 503, {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
+            database_unavailable_errors(exc), 503, {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
         )
     return errors_response([internal_error_message()], 500)

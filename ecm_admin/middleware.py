@@ -15,9 +15,9 @@ from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 
 from ecm_admin.exceptions import (
-    DATABASE_UNAVAILABLE,
     DB_RETRY_AFTER_SECONDS,
     INTERNAL_ERROR,
+    database_unavailable_errors,
     errors_response,
     internal_error_message,
     log_database_error,
@@ -142,9 +142,10 @@ class JsonErrorsMiddleware:
             # ecm_admin.urls (or the admin's own pages); __call__ keeps the body JSON.
             return None
         if isinstance(exception, (OperationalError, InterfaceError)):
-            logger.error("database unavailable: %s", type(exception).__name__)
             return errors_response(
-                [DATABASE_UNAVAILABLE], 503, {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
+                database_unavailable_errors(exception),
+                503,
+                {"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
             )
         if settings.DEBUG:
             return None

@@ -9,7 +9,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ecm_admin.env import env_bool, env_choice, env_int, env_list, env_str
+from ecm_admin.db_timeouts import session_options
+from ecm_admin.env import env_bool, env_choice, env_int, env_list, env_seconds, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "patients",
     "care_team",
     "audit",
+    # Its migrate command lifts the statement timeout for migrations (ecm_admin.db_timeouts).
+    "ecm_admin",
 ]
 
 MIDDLEWARE = [
@@ -91,11 +94,23 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Read (and checked) on every database; PostgreSQL only applies them (ecm_admin.db_timeouts).
+DB_STATEMENT_TIMEOUT = env_seconds("DB_STATEMENT_TIMEOUT", 20)
+DB_LOCK_TIMEOUT = env_seconds("DB_LOCK_TIMEOUT", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
     # Short OLTP queries: JIT compilation costs more (tens to hundreds of ms) than it saves.
-    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # Then the statement and lock timeouts. Options given in DATABASE_URL come last: they win.
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        part
+        for part in (
+            "-c jit=off",
+            session_options(DB_STATEMENT_TIMEOUT, DB_LOCK_TIMEOUT),
+            DATABASES["default"]["OPTIONS"].get("options", ""),
+        )
+        if part
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     # WAL lets readers run beside a writer; IMMEDIATE avoids upgrade deadlocks.
