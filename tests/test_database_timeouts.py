@@ -202,35 +202,64 @@ def test_migrate_runs_without_the_statement_timeout_and_restores_it():
     assert _show("statement_timeout") == "20s"
 
 
+def _manage_py(url: str, *args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args, "--noinput", "--verbosity", "0"],
+        cwd=PROJECT_DIR,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "SECRET_KEY": "s" * 50,
+            "DATABASE_URL": url,
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen) -> None:
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_manage_py_migrate_builds_a_new_database_with_a_1_ms_statement_timeout(tmp_path):
-    """Every migration would be cancelled if the timeout applied to them."""
-    settings = connection.settings_dict
-    name = f"{settings['NAME']}_migrate_{uuid.uuid4().hex[:8]}"
+def test_manage_py_migrate_is_not_cut_by_the_statement_timeout():
+    """A migration kept busy 10 times longer than the statement timeout (here: waiting for a
+    table another session holds, as a long index build would keep it running) completes."""
+    name = f"{connection.settings_dict['NAME']}_migrate_{uuid.uuid4().hex[:8]}"
     admin = _raw_connection(dbname="postgres", autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
+    holder = migrate = None
     try:
         url = _url(name)
-        result = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-            cwd=PROJECT_DIR,
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "SECRET_KEY": "s" * 50,
-                "DATABASE_URL": url,
-                "DB_STATEMENT_TIMEOUT": "0.001",
-            },
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
+        _finish(_manage_py(url, "migrate", "contenttypes", "0001"))  # creates django_migrations
+        holder = _raw_connection(dbname=name)
+        holder.execute("LOCK TABLE django_migrations IN ACCESS EXCLUSIVE MODE")
+        migrate = _manage_py(url, "migrate", DB_STATEMENT_TIMEOUT="0.2", DB_LOCK_TIMEOUT="60")
+        deadline = time.monotonic() + 60
+        # Another session: within the holder's transaction the statistics would not change.
+        while not admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            [name],
+        ).fetchone()[0]:
+            assert migrate.poll() is None, migrate.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "migrate never reached django_migrations"
+            time.sleep(0.05)
+        time.sleep(2)  # ten statement timeouts
+        holder.rollback()
+        _finish(migrate)
         with psycopg.connect(url) as check:
             applied = check.execute("SELECT count(*) FROM django_migrations").fetchone()[0]
         assert applied > 10
     finally:
+        if migrate is not None and migrate.poll() is None:
+            migrate.kill()
+            migrate.communicate()
+        if holder is not None:
+            holder.close()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
