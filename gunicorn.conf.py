@@ -60,8 +60,8 @@ worker_class = (
     else "ecm_admin.gunicorn_workers.SyncWorker"
 )
 
-# What a request may send before the application sees it (README, "Limits"); gunicorn's own
-# defaults, stated here because the README documents them. Longer: 414 or 431, in JSON.
+# What a request may send before the application sees it (README, "Request limits"):
+# gunicorn's own defaults, stated here because the README documents them. Longer: 414 or 431.
 limit_request_line = 4094  # bytes: method, path with query string, HTTP version
 limit_request_fields = 100  # header fields
 limit_request_field_size = 8190  # bytes per header line, its line break included

@@ -44,7 +44,7 @@ def env_seconds(name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
+        value = math.nan  # refused below
     if not math.isfinite(value) or value < 0:
         raise ImproperlyConfigured(
             f"{name} must be a number of seconds, 0 or more (such as 20 or 0.5), got {raw!r}"

@@ -205,7 +205,8 @@ class ThreadWorker(JsonErrorsMixin, GunicornThreadWorker):
     After answering a request on a kept-alive connection, gunicorn reads whatever of its body
     the application left unread. A body found malformed there (a bad chunk, say) belongs to
     a request that already has its answer: the connection is closed, and no second response
-    is written behind the first.
+    is written behind the first. (``_keepalive_after`` is where gunicorn 27 does that read;
+    tests/test_http_server.py fails if a gunicorn upgrade moves it.)
     """
 
     def _keepalive_after(self, conn, keepalive):
