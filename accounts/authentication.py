@@ -17,7 +17,7 @@ from accounts.models import (
     User,
     hash_token,
 )
-from accounts.throttling import ip_limiter
+from accounts.throttling import token_failure
 from audit.services import note_credentials
 
 # A module reference: ecm_admin.exceptions imports DRF views, which import this module.
@@ -85,8 +85,9 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
     The token, its user and whether the user is an admin come back in one query.
 
     The token is found by its digest (a unique index), and the digest compared again in
-    constant time. Each failure counts against the client's address; past the limit the
-    client gets 429 before its token is even looked at.
+    constant time. A valid token is served whatever its address did before (its own rate is
+    ``TokenRateThrottle``'s); a refused one counts a failure for the client's address, and
+    past the limit the answer is 429 instead of 401 (``accounts.throttling.token_failure``).
     """
 
     keyword = "Token"
@@ -95,40 +96,38 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
         raw = request.META.get(HEADER)
         if raw is None:
             return None
-        limiter = ip_limiter(request)
-        wait = limiter.retry_after()
-        if wait is not None:
-            raise api_errors.TooManyFailedAttempts(wait)
         raw = raw.strip()
         if not raw or len(raw) > MAX_TOKEN_LENGTH:
-            self._fail(request, limiter, "Authentication required")
+            self._fail(request, "Authentication required")
         digest = hash_token(raw)
         token = find_token(digest)
         if token is None or not hmac.compare_digest(token.digest, digest):
             # Only the recognisable, non-secret start of something shaped like a token.
             prefix = raw[:TOKEN_DISPLAY_CHARS] if raw.startswith(TOKEN_PREFIX) else ""
-            self._fail(request, limiter, "Authentication required", prefix=prefix)
+            self._fail(request, "Authentication required", prefix=prefix)
         note_credentials(request, token_prefix=token.prefix, user_id=token.user_id)
         now = timezone.now()
         if token.revoked_at is not None:
-            self._fail(request, limiter, "Token has been revoked")
+            self._fail(request, "Token has been revoked")
         if token.expires_at <= now:
-            self._fail(request, limiter, "Token has expired")
+            self._fail(request, "Token has expired")
         if idle_expired(token, now):
-            self._fail(request, limiter, IDLE_EXPIRED)
+            self._fail(request, IDLE_EXPIRED)
         user = token.user
         if not user.is_active:
-            self._fail(request, limiter, "User account is inactive")
+            self._fail(request, "User account is inactive")
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
 
     @staticmethod
-    def _fail(request, limiter, message: str, prefix: str | None = None):
+    def _fail(request, message: str, prefix: str | None = None):
         if prefix is not None:
             note_credentials(request, token_prefix=prefix)
-        limiter.fail()
+        wait = token_failure(request)
+        if wait is not None:
+            raise api_errors.TooManyFailedAttempts(wait)
         raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request):

@@ -190,3 +190,19 @@ class ApiToken(models.Model):
             return False
         last_use = self.last_used_at or self.created_at
         return (now or timezone.now()) - last_use >= self.idle_timeout + LAST_USED_RESOLUTION
+
+
+class AbuseCounter(models.Model):
+    """One counter of the abuse limits (see ``accounts.counters``): ``hits`` in a window that
+    ends at ``window_end`` (seconds since the epoch). Written by one upsert per hit; on
+    PostgreSQL the table is UNLOGGED (a crash only forgets counts)."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    hits = models.IntegerField()
+    window_end = models.FloatField(db_index=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits}"

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.services import sign_in_token_create, token_revoke
-from accounts.throttling import email_limiter, ip_limiter
+from accounts.throttling import SignInGate
 from audit.models import Action
 from audit.services import note_credentials, record_patients
 from ecm_admin.exceptions import TooManyFailedAttempts, UnprocessableEntity
@@ -39,8 +39,8 @@ class TokenCreateView(APIView):
     """Exchange an email and password for a sign-in token. Open, but rate-limited.
 
     Wrong email, wrong password and inactive user get the same 401, so the route tells
-    nobody which emails exist. Failures count per client address and per email; past
-    ``AUTH_FAILURE_LIMIT`` within the window: 429.
+    nobody which emails exist. Failures count per email and per client address; past
+    ``AUTH_FAILURE_LIMIT`` within the window: 429 (the rules: ``SignInGate``).
     """
 
     authentication_classes = []
@@ -52,24 +52,25 @@ class TokenCreateView(APIView):
         email = _credential(data, "email", MAX_EMAIL_LENGTH).strip().lower()
         password = _credential(data, "password", MAX_PASSWORD_LENGTH)
 
-        by_ip, by_email = ip_limiter(request), email_limiter(email)
-        waits = [w for w in (by_ip.retry_after(), by_email.retry_after()) if w is not None]
-        if waits:
-            raise TooManyFailedAttempts(max(waits))
+        gate = SignInGate(request, email)
+        wait = gate.admit()
+        if wait is not None:
+            raise TooManyFailedAttempts(wait)
 
         user = authenticate(request._request, username=email, password=password)
         if user is None or not user.is_active:
-            by_ip.fail()
-            by_email.fail()
+            wait = gate.failed()
             record_patients(request, Action.AUTH_FAILED)
             known = User.objects.filter(email=email).values_list("pk", flat=True).first()
             note_credentials(request, user_id=known)
+            if wait is not None:
+                raise TooManyFailedAttempts(wait)
             return Response(
                 {"errors": [INVALID_CREDENTIALS]},
                 status=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": "Token"},
             )
-        by_email.reset()
+        gate.succeeded()
         token, raw = sign_in_token_create(user=user)
         record_patients(request, Action.SIGN_IN)
         note_credentials(request, token_prefix=token.prefix, user_id=user.pk)

@@ -9,11 +9,14 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponseRedirect
 from rest_framework.exceptions import NotFound
 
+from accounts.admin_login import AdminLoginForm
 from ecm_admin.exceptions import UnprocessableEntity
 
 admin.site.site_header = "ECM Admin"
 admin.site.site_title = "ECM Admin"
 admin.site.index_title = "Enhanced Care Management back office"
+# Sign-ins count against the same failure limits as the API's (accounts.admin_login).
+admin.site.login_form = AdminLoginForm
 
 # What the services raise when they refuse a change.
 SERVICE_ERRORS = (UnprocessableEntity, NotFound)

@@ -176,23 +176,41 @@ CORS_PREFLIGHT_MAX_AGE = 600
 # cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-# --- cache (failed-authentication counters, per-token rate limit) -----------------------
-# Default: memory of each process. With several gunicorn workers each has its own counters,
-# so the effective limits are multiplied by the number of workers. CACHE_URL=db://TABLE
-# shares them through the database (run `manage.py createcachetable` once; costs a few
-# queries per request).
+# --- abuse counters (failed authentications, per-token rate; accounts.counters) ----------
+# Empty: a table of the database, shared by every worker and instance, one atomic statement
+# per count (UNLOGGED on PostgreSQL). redis://HOST:PORT/DB (rediss:// for TLS): Redis through
+# Django's Redis cache backend. locmem://: the memory of each process (a single process only:
+# each gunicorn worker would count on its own).
 CACHE_URL = env_str("CACHE_URL", "")
-if CACHE_URL.startswith("db://"):
+_cache_scheme = CACHE_URL.split("://", 1)[0].lower() if "://" in CACHE_URL else None
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if CACHE_URL == "":
+    ABUSE_COUNTER_STORE = "database"
+elif _cache_scheme in ("redis", "rediss"):
+    ABUSE_COUNTER_STORE = "redis"
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": CACHE_URL.removeprefix("db://") or "ecm_cache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # A Redis that does not answer fails the request (503) within seconds.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
-elif CACHE_URL in ("", "locmem://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif _cache_scheme == "locmem":
+    ABUSE_COUNTER_STORE = "memory"
+elif _cache_scheme == "db":
+    raise ImproperlyConfigured(
+        "CACHE_URL=db://... is no longer supported: Django's database cache does not count "
+        "atomically, so the limits leak across workers. Leave CACHE_URL empty: the counters "
+        "then live in the database (table accounts_abusecounter, created by migrate), shared "
+        "by every worker and instance. For Redis: CACHE_URL=redis://HOST:6379/0."
+    )
 else:
-    raise ImproperlyConfigured("CACHE_URL must be empty, locmem:// or db://TABLE")
+    _shown = f"the scheme {_cache_scheme[:20]!r}" if _cache_scheme is not None else "no scheme"
+    raise ImproperlyConfigured(
+        f"CACHE_URL has {_shown}: leave it empty (counters in the database), or use "
+        "redis://HOST:6379/0, rediss://... or locmem:// (one process only)."
+    )
 
 # Request bodies above this size are refused with 413 (bulk_assign of 1,000 items fits easily).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 2 * 1024 * 1024)

@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.admin_login import admin_login
+
 API_PREFIX = "v1/admin/clinic/ecm/"
 
 urlpatterns = [
+    # The admin's login under the sign-in failure limits (ahead of the admin's own route).
+    path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("", include("ecm_admin.health")),
     path("v1/auth/", include("accounts.urls")),
