@@ -190,11 +190,11 @@ class RedisCounters(Counters):
     """Redis, through the connection pool of Django's Redis cache backend (``CACHES``); keys
     carry the cache's ``KEY_PREFIX`` and version and expire with their windows."""
 
-    def __init__(self, alias: str = "default") -> None:
+    def __init__(self, cache=None) -> None:
+        import redis
         from django.core.cache import caches
 
-        self.cache = caches[alias]
-        import redis
+        self.cache = cache if cache is not None else caches["default"]
 
         self.errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 

@@ -1,21 +1,26 @@
 from django.db import migrations, models
 
+# On PostgreSQL the counters skip the write-ahead log (UNLOGGED): a commit that wrote only
+# counters (a request's rate count) waits for no disk flush, and a crash only empties the
+# table, which forgets counts and nothing else. Keys are only ever compared whole, so the
+# primary key needs no second (LIKE) index; the window_end index serves the clean-up DELETE.
+COLUMNS = '"key" varchar(100) NOT NULL PRIMARY KEY, hits integer NOT NULL, window_end {real} NOT NULL'
 
-def unlogged(apps, schema_editor):
-    """PostgreSQL: the counters skip the write-ahead log. A commit that wrote only counters (a
-    request's rate hit) then waits for no disk flush, and a crash only empties the table, which
-    forgets counts and nothing else. The ``LIKE`` index Django adds to a text primary key is
-    dropped: keys are only ever compared whole."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'accounts_abusecounter'"
-            " AND indexname LIKE '%%\\_like'"
-        )
-        for (name,) in cursor.fetchall():
-            schema_editor.execute(f'DROP INDEX "{name}"')
-    schema_editor.execute("ALTER TABLE accounts_abusecounter SET UNLOGGED")
+
+def create_table(apps, schema_editor):
+    postgresql = schema_editor.connection.vendor == "postgresql"
+    unlogged = "UNLOGGED " if postgresql else ""
+    real = "double precision" if postgresql else "real"
+    schema_editor.execute(
+        f"CREATE {unlogged}TABLE accounts_abusecounter ({COLUMNS.format(real=real)})"
+    )
+    schema_editor.execute(
+        "CREATE INDEX accounts_abusecounter_window_end ON accounts_abusecounter (window_end)"
+    )
+
+
+def drop_table(apps, schema_editor):
+    schema_editor.execute("DROP TABLE accounts_abusecounter")
 
 
 class Migration(migrations.Migration):
@@ -24,16 +29,25 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.CreateModel(
-            name="AbuseCounter",
-            fields=[
-                ("key", models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ("hits", models.IntegerField()),
-                ("window_end", models.FloatField(db_index=True)),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.CreateModel(
+                    name="AbuseCounter",
+                    fields=[
+                        (
+                            "key",
+                            models.CharField(max_length=100, primary_key=True, serialize=False),
+                        ),
+                        ("hits", models.IntegerField()),
+                        ("window_end", models.FloatField(db_index=True)),
+                    ],
+                    options={
+                        "ordering": ["key"],
+                    },
+                ),
             ],
-            options={
-                "ordering": ["key"],
-            },
+            database_operations=[
+                migrations.RunPython(create_table, drop_table, elidable=False),
+            ],
         ),
-        migrations.RunPython(unlogged, migrations.RunPython.noop, elidable=False),
     ]
