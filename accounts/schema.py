@@ -66,8 +66,9 @@ sign_in = extend_schema(
     summary="Sign in",
     description=(
         "Exchange an email and password for a sign-in token. Wrong email, wrong password and "
-        "inactive user get the same 401. Failed attempts are counted per client address and "
-        "per email; past the limit: 429 with `Retry-After`."
+        "inactive user get the same 401. Failed attempts are counted per email and per client "
+        "address; past the limit: 429 with `Retry-After`, for an email even with the right "
+        "password, for an address unless the email signed in from it within 30 days."
     ),
     tags=[TAG],
     auth=[],

@@ -85,7 +85,11 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Unsupported media type: send `Content-Type: application/json`.",
     422: "Validation failed: one sentence per problem, naming the field.",
-    429: "Rate limited. Sent with `Retry-After` (seconds).",
+    429: (
+        "Rate limited: too many requests with this token, or too many failed authentications "
+        "from this client address or for this email (a valid token is not refused for those). "
+        "Sent with `Retry-After` (seconds)."
+    ),
     503: "The database cannot be reached. Sent with `Retry-After` (seconds).",
 }
 ERROR_EXAMPLES = {
