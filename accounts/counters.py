@@ -98,6 +98,9 @@ class DatabaseCounters(Counters):
 
     def hit(self, keys, window):
         now = time.time()
+        # Rows are locked in the order of VALUES: in key order, so that two statements on
+        # the same keys cannot wait for each other.
+        keys = sorted(keys)
         rows = ", ".join(["(%s, 1, %s)"] * len(keys))
         params: list = []
         for key in keys:
@@ -141,23 +144,29 @@ class DatabaseCounters(Counters):
             return {key: Count(hits, end) for key, hits, end in cursor.fetchall()}
 
     def take_back(self, keys=(), *, reset=()):
-        keys, reset = list(keys), list(reset)
-        if not keys and not reset:
+        """An upsert too, in key order like ``hit`` (an UPDATE could lock the rows in another
+        order). The value inserted says what to do: -1 one hit less, 0 clear; a key without a
+        row gets one whose window has already ended, which counts as no row at all."""
+        changes = sorted([(key, -1) for key in keys] + [(key, 0) for key in reset])
+        if not changes:
             return
         now = time.time()
-        every = ", ".join(["%s"] * (len(keys) + len(reset)))
-        if reset:
-            cleared = ", ".join(["%s"] * len(reset))
-            hits = f'CASE WHEN "key" IN ({cleared}) THEN 0 WHEN hits > 0 THEN hits - 1 ELSE 0 END'
-            end = f'CASE WHEN "key" IN ({cleared}) THEN %s ELSE window_end END'
-            params = [*reset, *reset, now]
-        else:
-            hits, end, params = "CASE WHEN hits > 0 THEN hits - 1 ELSE 0 END", "window_end", []
+        rows = ", ".join(["(%s, %s, %s)"] * len(changes))
+        params: list = []
+        for key, change in changes:
+            params += [key, change, now]
+        t = self.TABLE
+        running = f"{t}.window_end > %s"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {self.TABLE} SET hits = {hits}, window_end = {end}"
-                f' WHERE "key" IN ({every}) AND window_end > %s',
-                [*params, *keys, *reset, now],
+                f'INSERT INTO {t} ("key", hits, window_end) VALUES {rows}'
+                f' ON CONFLICT ("key") DO UPDATE SET'
+                f" hits = CASE WHEN NOT ({running}) THEN {t}.hits"
+                f" WHEN excluded.hits = 0 THEN 0"
+                f" WHEN {t}.hits > 0 THEN {t}.hits - 1 ELSE 0 END,"
+                f" window_end = CASE WHEN excluded.hits = 0 AND {running}"
+                f" THEN excluded.window_end ELSE {t}.window_end END",
+                [*params, now, now],
             )
 
     def remember(self, key, seconds):
@@ -195,7 +204,6 @@ class RedisCounters(Counters):
         from django.core.cache import caches
 
         self.cache = cache if cache is not None else caches["default"]
-
         self.errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     def _client(self):

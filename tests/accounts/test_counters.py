@@ -11,7 +11,7 @@ from django.db import connection
 from accounts import counters
 from accounts.models import AbuseCounter
 
-pytestmark = pytest.mark.limits
+pytestmark = [pytest.mark.limits, pytest.mark.django_db]
 
 KEY, OTHER = "abuse:test:one", "abuse:test:two"
 
@@ -20,7 +20,6 @@ KEY, OTHER = "abuse:test:one", "abuse:test:two"
 def store(request):
     kind = request.param
     if kind == "database":
-        request.getfixturevalue("db")
         made = counters.DatabaseCounters()
         made.last_cleanup = time.monotonic()
         yield made
@@ -67,6 +66,10 @@ def test_take_back_and_reset(store):
     store.take_back([KEY])  # never below zero
     assert store.hit([KEY], 60)[KEY].hits == 1
     assert store.hit([OTHER], 60)[OTHER].hits == 1  # its window was ended
+    # Keys without a count stay without one.
+    store.take_back(["abuse:test:none"], reset=["abuse:test:never"])
+    assert store.peek(["abuse:test:none", "abuse:test:never"]) == {}
+    assert store.hit(["abuse:test:none"], 60)["abuse:test:none"].hits == 1
 
 
 def test_remember(store):
