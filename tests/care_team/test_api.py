@@ -233,8 +233,9 @@ def test_list_query_count_does_not_grow_with_the_page(admin_client):
     body = admin_client.get(LCMS_URL, {"per_page": 100}).json()
     assert len(body["lead_care_managers"]) == 50
     assert all(item["assigned_patients_count"] == 1 for item in body["lead_care_managers"])
-    # token, count, the page's ids, the page's rows with their counts, roles prefetch
-    assert small == large == 5
+    # token, its rate count, count, the page's ids, the page's rows with their counts, roles
+    # prefetch
+    assert small == large == 6
 
 
 # --- POST / PUT lead_care_managers/assign ----------------------------------------------

@@ -253,5 +253,6 @@ def test_bulk_query_count_does_not_grow_with_items(admin_client):
         assert len(reads(large)) == len(reads(small))
     else:
         assert len(large) == len(small)
-    # token, savepoint, lock, case loads, users, 4 writes, release, the access event
-    assert len(small) == 11
+    # token, its rate count, savepoint, lock, case loads, users, 4 writes, release, the access
+    # event
+    assert len(small) == 12
