@@ -11,7 +11,6 @@ from django.db import connection
 
 from patients import selectors
 from patients.filtersets import PatientFilterSet, SearchTableStatements, order_patients
-from patients.models import Patient
 from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -77,8 +76,18 @@ def data():
             """,
             [team[:10], team[10:20], team[20:]],
         )
-    factories.AuthorizationFactory(patient=Patient.objects.order_by("pk").first())
     with connection.cursor() as cursor:
+        # An authorization per patient, approved for one in fifty: a selective status.
+        cursor.execute(
+            """
+            INSERT INTO patients_ecmauthorization (patient_id, auth_no, auth_type,
+                authorization_type, status, start_date, expiration_date, created_at, updated_at)
+            SELECT id, 'AUTH' || lpad(id::text, 10, '0'), 'ES', 'Form I',
+                CASE WHEN id % 50 = 0 THEN 'Approved' ELSE 'Pending' END,
+                DATE '2024-01-01', DATE '2024-12-31', now(), now()
+            FROM patients_patient
+            """
+        )
         # Move the rows just inserted from the GIN pending lists into the indexes proper, as
         # (auto)vacuum would: a long pending list makes every trigram lookup look expensive.
         cursor.execute("SELECT gin_clean_pending_list('patient_search_trgm'::regclass)")
