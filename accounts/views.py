@@ -28,8 +28,6 @@ def _credential(data, name: str, max_length: int) -> str:
         raise UnprocessableEntity(f"{name} is required")
     if not isinstance(value, str):
         raise UnprocessableEntity(f"{name} must be a string")
-    if "\x00" in value:
-        raise UnprocessableEntity(f"{name} must not contain NUL characters")
     if len(value) > max_length:
         raise UnprocessableEntity(f"{name} must be at most {max_length} characters")
     return value

@@ -130,8 +130,6 @@ def _text(name: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise UnprocessableEntity(f"{name} must be a string")
-    if "\x00" in value:
-        raise UnprocessableEntity(f"{name} must not contain NUL characters")
     return value
 
 

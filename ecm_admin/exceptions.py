@@ -49,6 +49,15 @@ class UnprocessableEntity(exceptions.APIException):
         super().__init__(detail=self.errors)
 
 
+class MalformedRequest(exceptions.ParseError):
+    """400 with ready-made sentences: the body is not a JSON document the service can read
+    (syntax, encoding, nesting, duplicate keys, numbers out of range)."""
+
+    def __init__(self, errors: str | Iterable[str]):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__(detail=self.errors)
+
+
 class NotFound(exceptions.NotFound):
     """404 with the exact sentence the contract names ("Patient not found")."""
 
@@ -181,6 +190,8 @@ def api_exception_handler(exc, context):
                 if wait
                 else "Rate limit exceeded; try again later"
             ]
+        elif isinstance(exc, MalformedRequest):
+            errors = exc.errors
         elif isinstance(exc, exceptions.ParseError):
             errors = ["Malformed JSON in request body"]
         elif isinstance(exc, exceptions.UnsupportedMediaType):

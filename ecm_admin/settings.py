@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.UserTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAdminRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["ecm_admin.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "ecm_admin.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": [],

@@ -399,9 +399,7 @@ def filter_error_sentences(filterset: PatientFilterSet) -> list[str]:
     for name, errors in filterset.form.errors.as_data().items():
         field = filterset.form.fields[name]
         codes = {error.code for error in errors}
-        if "null_characters_not_allowed" in codes:
-            sentences.append(f"{name} must not contain NUL characters")
-        elif "max_length" in codes:
+        if "max_length" in codes:
             sentences.append(f"{name} must be at most {field.max_length} characters")
         elif isinstance(field, forms.ChoiceField):
             allowed = ", ".join(str(value) for value, _ in field.choices if value != "")

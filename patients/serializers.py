@@ -206,8 +206,6 @@ def _clean(field: Field, value: Any) -> tuple[Any, str | None]:
         return (None if field.kind == "date" else ""), None
     if not isinstance(value, str):
         return None, f"{field.label} must be a string"
-    if "\x00" in value:
-        return None, f"{field.label} must not contain NUL characters"
     value = value.strip()
     if field.max_length and len(value) > field.max_length:
         return None, f"{field.label} is too long (maximum is {field.max_length} characters)"

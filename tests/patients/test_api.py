@@ -258,7 +258,7 @@ def test_search_treats_like_wildcards_literally(admin_client, john):
 def test_search_with_nul_byte_is_422(admin_client, john):
     response = admin_client.post(f"{BASE}/patients/filter", {"search": "jo\x00hn"}, format="json")
     assert response.status_code == 422
-    assert "search" in response.json()["errors"][0]
+    assert response.json() == {"errors": ["search must not contain NUL characters"]}
 
 
 def test_overlong_search_is_422(admin_client):
@@ -764,7 +764,7 @@ def test_optional_values_can_be_cleared(admin_client, john):
             {"last_name": "x" * 101},
             "Validation failed: Last name is too long (maximum is 100 characters)",
         ),
-        ({"last_name": "Do\x00e"}, "Validation failed: Last name must not contain NUL characters"),
+        ({"last_name": "Do\x00e"}, "patient.last_name must not contain NUL characters"),
         (
             {"date_of_birth": "15/05/2010"},
             "Validation failed: Date of birth must be a valid date (YYYY-MM-DD)",
