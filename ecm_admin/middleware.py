@@ -2,6 +2,7 @@
 
 import logging
 import re
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -22,6 +23,7 @@ from ecm_admin.exceptions import (
     internal_error_message,
     log_database_error,
 )
+from ecm_admin.text import text_problem
 
 logger = logging.getLogger("ecm_admin.errors")
 
@@ -63,7 +65,69 @@ def _as_json_error(response):
     return errors_response([message], status, headers)
 
 
+# A parameter name is repeated in an answer only when it looks like one.
 SAFE_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,50}")
+# The request headers the service reads itself (the token, the ETag precondition, the
+# caller's request id): the text rule applies to them as to any other input.
+CHECKED_HEADERS = ("X-User-Token", "If-Match", "X-Request-ID")
+# Every query parameter of the API is a single value.
+API_PATH_PREFIX = "/v1/"
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
+
+
+def _query_pairs(request) -> list[tuple[str, str]]:
+    """The query string's ``(name, value)`` pairs, in order, as the client sent them.
+
+    Django decodes a query string leniently: a percent-encoded byte sequence that is not
+    UTF-8 (``%FF``) becomes U+FFFD, and raw bytes that are not UTF-8 make it read the whole
+    string as Latin-1. Here they are kept as unpaired surrogates (``surrogateescape``), which
+    the text rule refuses: a query string that is not UTF-8 is refused, not guessed at.
+    Raises ``ValueError`` past ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` parameters.
+    """
+    query = request.META.get("QUERY_STRING", "")
+    if not query:
+        return []
+    try:
+        raw = query.encode("iso-8859-1")  # WSGI hands the bytes over as Latin-1 text
+    except UnicodeEncodeError:
+        raw = query.encode("utf-8", "surrogateescape")
+    return parse_qsl(
+        raw.decode("utf-8", "surrogateescape"),
+        keep_blank_values=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+        max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+    )
+
+
+def _query_problems(request) -> list[str]:
+    """Sentences for the query string: text the rule refuses (in a name or a value), and, on
+    the API, a parameter given more than once (``page=2&page=3``: which one counts is
+    ambiguous). A value is never repeated back; a name only when it looks like one."""
+    problems: list[str] = []
+    scalar = request.path_info.startswith(API_PATH_PREFIX)
+    seen: set[str] = set()
+    for name, value in _query_pairs(request):
+        problem = text_problem(name)
+        if problem is not None:
+            problems.append(f"A query parameter name {problem}")
+            continue
+        shown = name if SAFE_PARAMETER_NAME.fullmatch(name) else "A query parameter"
+        problem = text_problem(value)
+        if problem is not None:
+            problems.append(f"{shown} {problem}")
+        if scalar and name in seen:
+            problems.append(f"{shown} must be given once")
+        seen.add(name)
+    if not problems and (request.encoding or "utf-8").lower() not in UTF8_NAMES:
+        # A charset in Content-Type makes Django decode the query string with it: what the
+        # views will read is checked too.
+        for name, values in request.GET.lists():
+            for text in (name, *values):
+                problem = text_problem(text)
+                if problem is not None:
+                    problems.append(f"A query parameter {problem}")
+    return list(dict.fromkeys(problems))
 
 
 def _refuse_input(request):
@@ -71,8 +135,11 @@ def _refuse_input(request):
 
     - A body without ``Content-Length`` (chunked transfer encoding): Django would read it as
       empty, and its size cannot be checked before reading; 411.
-    - A NUL character in the query string (``%00``), in a name or a value: 422. PostgreSQL
-      text cannot hold it and no parameter of this service needs it.
+    - Text the rule refuses (``ecm_admin.text``: NUL, control characters, invalid Unicode,
+      non-characters) in a query parameter's name or value, or in a header the service reads;
+      a query parameter of the API given more than once: 422, naming the parameter or the
+      header. PostgreSQL text cannot hold a NUL or a lone surrogate, and no parameter of this
+      service needs any of them.
     """
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not (
         request.META.get("CONTENT_LENGTH")
@@ -80,10 +147,18 @@ def _refuse_input(request):
         return errors_response(
             ["Content-Length is required: chunked request bodies are not accepted"], 411
         )
-    for name, values in request.GET.lists():
-        if "\x00" in name or any("\x00" in value for value in values):
-            shown = name if SAFE_PARAMETER_NAME.fullmatch(name) else "A query parameter"
-            return errors_response([f"{shown} must not contain NUL characters"], 422)
+    try:
+        problems = _query_problems(request)
+    except ValueError:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return errors_response([f"Too many query parameters (limit {limit})"], 400)
+    for header in CHECKED_HEADERS:
+        value = request.headers.get(header)
+        problem = None if value is None else text_problem(value)
+        if problem is not None:
+            problems.append(f"{header} {problem}")
+    if problems:
+        return errors_response(problems, 422)
     return None
 
 

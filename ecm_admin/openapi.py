@@ -19,6 +19,7 @@ Wired in ``ecm_admin.urls`` with ``path("", include("ecm_admin.openapi"))``.
 
 import re
 
+from django.http import JsonResponse
 from django.urls import re_path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
@@ -274,6 +275,10 @@ class SchemaYamlView(_Public, SpectacularYAMLAPIView):
 
 class SwaggerView(_Public, SpectacularSwaggerView):
     url_name = "openapi-json"
+
+    def options(self, request, *args, **kwargs):
+        # The page renders an HTML template, which DRF's OPTIONS metadata has not: JSON.
+        return JsonResponse(self.metadata_class().determine_metadata(request, self))
 
 
 # Importing the schema modules attaches the operations' annotations to the views.
