@@ -165,17 +165,36 @@ def parse_assignment(data: Any) -> Assignment:
     return assignment
 
 
-def parse_removal(data: Any) -> tuple[int, str, str]:
-    """``patient_id``, ``role`` and ``reason`` of ``DELETE lead_care_managers/assign``."""
+_REMOVAL_READERS: dict[str, Callable[[Any], Any]] = {
+    "patient_id": lambda value: parse_id("patient_id", value),
+    "role": lambda value: _role(value),
+    "reason": lambda value: _text("reason", value),
+}
+
+
+def parse_removal(data: Any, query: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+    """``patient_id``, ``role`` and ``reason`` of ``DELETE lead_care_managers/assign``.
+
+    ``data`` is the JSON body, or the query string when there is no body. With a body,
+    ``query`` holds the query parameters sent beside it: they may only repeat the body (the
+    same value once read, so ``patient_id=7`` agrees with ``"patient_id": 7``); one that
+    differs from the body, or that the body does not carry, is 422, since which of the two
+    counts would be a guess.
+    """
     data = json_object(data)
     errors: list[str] = []
     _collect(errors, reject_unknown_keys, data, REMOVAL_KEYS)
-    patient_id = _collect(errors, parse_id, "patient_id", data.get("patient_id"))
-    role = _collect(errors, _role, data.get("role"))
-    reason = _collect(errors, _text, "reason", data.get("reason"))
+    values = {key: _collect(errors, read, data.get(key)) for key, read in _REMOVAL_READERS.items()}
     if errors:
         raise UnprocessableEntity(errors)
-    return patient_id, role, reason
+    if query:
+        reject_unknown_keys(query, REMOVAL_KEYS, "the query string")
+        for key, read in _REMOVAL_READERS.items():
+            if key in query and _collect([], read, query[key]) != values[key]:
+                errors.append(f"{key} in the query string does not match the body")
+        if errors:
+            raise UnprocessableEntity(errors)
+    return values["patient_id"], values["role"], values["reason"]
 
 
 def parse_bulk(data: Any) -> tuple[list[tuple[Any, Assignment | InvalidItem]], bool]:

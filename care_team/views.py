@@ -55,8 +55,12 @@ class AssignView(APIView):
 
     def delete(self, request):
         # Some clients cannot send a DELETE body; then the query string carries the input.
-        data = request.data if request.stream is not None else request.query_params.dict()
-        patient_id, role, reason = parse_removal(data)
+        # With a body, query parameters beside it must agree with it.
+        query = request.query_params.dict()
+        if request.stream is None:
+            patient_id, role, reason = parse_removal(query)
+        else:
+            patient_id, role, reason = parse_removal(request.data, query)
         record_patients(request, Action.UNASSIGN, [patient_id])
         remove_lcm(patient_id=patient_id, role=role, actor=request.user, reason=reason)
         return Response({"message": "Lead Care Manager assignment removed successfully"})

@@ -3,8 +3,10 @@
 The ETag is a hash of the patient's detail representation, so it changes whenever anything
 the detail shows changes (own fields, eligibility, case load, authorizations, status history,
 activity count). A write with an ``If-Match`` that names no current representation is
-refused with 412. The comparison happens inside the update's transaction, after the patient
-row is locked, so two writers holding the same ETag cannot both succeed.
+refused with 412. ``If-Match`` uses the strong comparison (RFC 9110, 13.1.1): a weak tag
+(``W/"..."``) matches nothing, so a write that sends only weak tags is refused with 412 too.
+The comparison happens inside the update's transaction, after the patient row is locked, so
+two writers holding the same ETag cannot both succeed.
 """
 
 from __future__ import annotations
@@ -28,18 +30,12 @@ def representation_etag(detail: dict[str, Any]) -> str:
 def parse_if_match(header: str | None) -> list[str] | None:
     """The entity tags of an ``If-Match`` header (``["*"]`` for any); ``None`` when absent.
 
-    A weak tag (``W/"..."``) is taken as its strong form: proxies that compress responses
-    weaken ETags, and ours identify the exact representation anyway.
+    Weak tags are kept as sent (``W/"..."``): under the strong comparison ``If-Match``
+    requires, they match no representation.
     """
     if header is None or not header.strip():
         return None
-    tags = []
-    for part in header.split(","):
-        tag = part.strip()
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag:
-            tags.append(tag)
+    tags = [tag for tag in (part.strip() for part in header.split(",")) if tag]
     return tags or None
 
 

@@ -487,6 +487,55 @@ def test_delete_errors(admin_client, patient, data, status, errors):
     assert response.json() == {"errors": errors}
 
 
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        ("patient_id={other}", ["patient_id in the query string does not match the body"]),
+        ("role=ilcm", ["role in the query string does not match the body"]),
+        ("patient_id={pk}&role=bad", ["role in the query string does not match the body"]),
+        ("reason=Leaving", ["reason in the query string does not match the body"]),
+        ("patient_id=x&role=ilcm", [
+            "patient_id in the query string does not match the body",
+            "role in the query string does not match the body",
+        ]),
+        ("note=1", ["Unknown key in the query string: note"]),
+    ],
+)  # fmt: skip
+def test_delete_with_a_body_and_a_query_string_that_disagree_is_422(
+    admin_client, assigned, query, errors
+):
+    """Which of the two would count is a guess: nothing is removed."""
+    other = factories.ecm_patient()
+    query = query.format(pk=assigned.patient_id, other=other.pk)
+    body = {"patient_id": assigned.patient_id, "role": "olcm"}
+    response = admin_client.delete(f"{ASSIGN_URL}?{query}", body, format="json")
+    assert response.status_code == 422
+    assert response.json() == {"errors": errors}
+    assigned.refresh_from_db()
+    assert assigned.olcm_id is not None and assigned.ilcm_id is not None
+    assert not LcmAssignmentHistory.objects.exists()
+
+
+def test_delete_with_a_body_and_a_query_string_that_agree_is_fine(admin_client, assigned):
+    query = f"patient_id=0{assigned.patient_id}&role=OLCM&reason=Leaving"
+    body = {"patient_id": assigned.patient_id, "role": "olcm", "reason": "Leaving"}
+    response = admin_client.delete(f"{ASSIGN_URL}?{query}", body, format="json")
+    assert response.status_code == 200
+    assigned.refresh_from_db()
+    assert assigned.olcm_id is None
+    assert LcmAssignmentHistory.objects.get().reason == "Leaving"
+
+
+def test_delete_with_a_repeated_query_parameter_is_422(admin_client, assigned):
+    other = factories.ecm_patient()
+    url = f"{ASSIGN_URL}?patient_id={other.pk}&patient_id={assigned.patient_id}&role=olcm"
+    response = admin_client.delete(url)
+    assert response.status_code == 422
+    assert response.json() == {"errors": ["patient_id must be given once"]}
+    assigned.refresh_from_db()
+    assert assigned.olcm_id is not None
+
+
 def test_delete_role_not_assigned_is_404(admin_client, patient, jane):
     no_case_load = admin_client.delete(
         ASSIGN_URL, {"patient_id": patient.pk, "role": "olcm"}, format="json"

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from ecm_admin.exceptions import PRECONDITION_FAILED
 from patients.etags import parse_if_match
 from patients.models import Patient
 from tests import factories
@@ -80,7 +81,7 @@ def test_put_with_a_stale_etag_is_412_and_writes_nothing(admin_client, patient):
     assert patient.first_name == "Bea"
 
 
-def test_if_match_star_and_lists_and_weak_tags(admin_client, patient):
+def test_if_match_star_and_lists(admin_client, patient):
     tag = etag_of(admin_client, patient)
     body = {"patient": {"last_name": "Star"}}
     assert admin_client.put(url(patient), body, format="json", HTTP_IF_MATCH="*").status_code == 200
@@ -90,11 +91,22 @@ def test_if_match_star_and_lists_and_weak_tags(admin_client, patient):
     assert (
         admin_client.put(url(patient), body, format="json", HTTP_IF_MATCH=listed).status_code == 200
     )
+
+
+def test_a_weak_tag_never_matches(admin_client, patient):
+    """If-Match uses the strong comparison (RFC 9110): W/"<the current tag>" is refused, and
+    nothing is written; a strong tag beside it still matches."""
     tag = etag_of(admin_client, patient)
     body = {"patient": {"last_name": "Weak"}}
-    weak = f"W/{tag}"
+    response = admin_client.put(url(patient), body, format="json", HTTP_IF_MATCH=f"W/{tag}")
+    assert response.status_code == 412
+    assert response.json() == {"errors": [PRECONDITION_FAILED]}
+    patient.refresh_from_db()
+    assert patient.last_name != "Weak"
+    assert etag_of(admin_client, patient) == tag
+    both = f"W/{tag}, {tag}"
     assert (
-        admin_client.put(url(patient), body, format="json", HTTP_IF_MATCH=weak).status_code == 200
+        admin_client.put(url(patient), body, format="json", HTTP_IF_MATCH=both).status_code == 200
     )
 
 
@@ -118,7 +130,7 @@ def test_parse_if_match():
     assert parse_if_match(None) is None
     assert parse_if_match("  ") is None
     assert parse_if_match("*") == ["*"]
-    assert parse_if_match('"a", W/"b" ,') == ['"a"', '"b"']
+    assert parse_if_match('"a", W/"b" ,') == ['"a"', 'W/"b"']
 
 
 @pytest.mark.postgres
