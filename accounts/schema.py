@@ -13,7 +13,8 @@ from rest_framework import serializers
 
 from accounts import views
 from ecm_admin.openapi import BODY_ERRORS, MessageSerializer, error_responses
-from patients.schema import NO_NUL, raw_field
+from ecm_admin.text import SAFE_TEXT_PATTERN
+from patients.schema import raw_field
 
 TAG = "Authentication"
 
@@ -24,7 +25,7 @@ class SignInSerializer(serializers.Serializer):
             "type": "string",
             "minLength": 1,
             "maxLength": views.MAX_EMAIL_LENGTH,
-            "pattern": NO_NUL,
+            "pattern": SAFE_TEXT_PATTERN,
             "description": "Case-insensitive.",
         }
     )
@@ -33,7 +34,7 @@ class SignInSerializer(serializers.Serializer):
             "type": "string",
             "minLength": 1,
             "maxLength": views.MAX_PASSWORD_LENGTH,
-            "pattern": NO_NUL,
+            "pattern": SAFE_TEXT_PATTERN,
             "format": "password",
         }
     )

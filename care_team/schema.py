@@ -27,7 +27,8 @@ from ecm_admin.openapi import (
     PaginationSerializer,
     error_responses,
 )
-from patients.schema import ID_SCHEMA, NO_NUL, PAGE_PARAMETERS, PATIENT_NOT_FOUND, raw_field
+from ecm_admin.text import SAFE_TEXT_PATTERN
+from patients.schema import ID_SCHEMA, PAGE_PARAMETERS, PATIENT_NOT_FOUND, raw_field
 from patients.schema import _id_input as _id
 
 TAG = "Lead Care Managers"
@@ -164,7 +165,7 @@ class BulkAtomicFailureSerializer(BulkResultSerializer):
 REASON = {
     "type": "string",
     "maxLength": MAX_REASON_LENGTH,
-    "pattern": NO_NUL,
+    "pattern": SAFE_TEXT_PATTERN,
     "nullable": True,
     "description": "Kept on the assignment history and the activity.",
 }
@@ -316,7 +317,7 @@ list_lcms = extend_schema(
         *PAGE_PARAMETERS,
         OpenApiParameter(
             "search",
-            {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL},
+            {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": SAFE_TEXT_PATTERN},
             description="Case-insensitive substring of first, last or full name, or email.",
         ),
         OpenApiParameter(
@@ -389,20 +390,26 @@ remove_lcm = extend_schema(
     summary="Remove a Lead Care Manager assignment",
     description=(
         "`patient_id` and `role` come from the JSON body, or from the query string when "
-        "there is no body (some clients cannot send a DELETE body). Missing or bad `role`: "
-        '422. No such patient: 404. The role is not assigned: 404 "Patient has no oLCM '
-        'assigned" (or iLCM).'
+        "there is no body (some clients cannot send a DELETE body). With a body, query "
+        "parameters may only repeat it: one that differs from the body (once read: "
+        '`patient_id=7` agrees with `"patient_id": 7`) or that the body lacks is 422. '
+        "Missing or bad `role`: 422. No such patient: 404. The role is not assigned: 404 "
+        '"Patient has no oLCM assigned" (or iLCM).'
     ),
     tags=[TAG],
     parameters=[
-        OpenApiParameter("patient_id", ID_SCHEMA, description="ECM patient (only without a body)."),
         OpenApiParameter(
-            "role", ROLE_SCHEMA, description="The role to remove (only without a body)."
+            "patient_id", ID_SCHEMA, description="ECM patient (with a body: the same as in it)."
+        ),
+        OpenApiParameter(
+            "role",
+            ROLE_SCHEMA,
+            description="The role to remove (with a body: the same as in it).",
         ),
         OpenApiParameter(
             "reason",
-            {"type": "string", "maxLength": MAX_REASON_LENGTH, "pattern": NO_NUL},
-            description="Kept on the history (only without a body).",
+            {"type": "string", "maxLength": MAX_REASON_LENGTH, "pattern": SAFE_TEXT_PATTERN},
+            description="Kept on the history (with a body: the same as in it).",
         ),
     ],
     request=RemovalSerializer,
@@ -448,7 +455,9 @@ bulk_assign = extend_schema(
         f"1 to {MAX_BULK_ITEMS} assignments, each as the single assign. Each item succeeds or "
         "fails on its own and does not undo others; the same patient twice: the later wins. "
         'With `"atomic": true` any failure writes nothing and the answer is 422 with every '
-        "item's result and `errors`."
+        "item's result and `errors`. A body holding text the service does not accept (a NUL, "
+        "an unpaired surrogate...) is malformed, not an item that fails: the whole request is "
+        "422 (`assignments[3].reason must not contain NUL characters`), nothing is written."
     ),
     tags=[TAG],
     request=BulkAssignRequestSerializer,
@@ -465,8 +474,9 @@ bulk_assign = extend_schema(
                 resource_type_field_name=None,
             ),
             description=(
-                "The body is not a valid bulk request (`Errors`), or an atomic request had a "
-                "failing item and nothing was written (`BulkAssignAtomicFailure`)."
+                "The body is not a valid bulk request, or holds text the service does not "
+                "accept, anywhere (`Errors`); or an atomic request had a failing item "
+                "(`BulkAssignAtomicFailure`). Nothing was written."
             ),
             examples=[
                 OpenApiExample(

@@ -73,7 +73,12 @@ def error_example(status: int, sentence: str, name: str | None = None) -> OpenAp
 
 
 ERROR_DESCRIPTIONS = {
-    400: "Malformed JSON in the request body, or a Content-Length that is not a number.",
+    400: (
+        "The request body is not JSON the service can read: malformed, not UTF-8, nested "
+        "deeper than 32 levels of arrays and objects, an object with the same key twice, "
+        "`NaN`/`Infinity`, or a number longer than 100 characters or out of range. Also a "
+        "`Content-Length` that is not a number, or more than 1,000 query parameters."
+    ),
     401: (
         "Missing, unknown, expired or revoked token, or inactive user. "
         "Sent with `WWW-Authenticate: Token`."
@@ -85,7 +90,16 @@ ERROR_DESCRIPTIONS = {
     412: "`If-Match` does not match the current version of the record.",
     413: "Request body too large.",
     415: "Unsupported media type: send `Content-Type: application/json`.",
-    422: "Validation failed: one sentence per problem, naming the field.",
+    422: (
+        "Validation failed: one sentence per problem, naming the field. Also, on every "
+        "operation: text the service does not accept (NUL, other control characters than tab, "
+        "line feed and carriage return, unpaired surrogates or bytes that are not UTF-8, "
+        "Unicode non-characters) anywhere in the JSON body, in a key or a value, named by its "
+        "path (`assignments[0].reason must not contain NUL characters`); the same in a query "
+        "parameter or in the `X-User-Token`, `If-Match` or `X-Request-ID` header; and a query "
+        "parameter given more than once (`page must be given once`). A body holding such text "
+        "is refused as a whole, before anything is written."
+    ),
     429: (
         "Rate limited: too many requests with this token, or too many failed authentications "
         "from this client address or for this email (a valid token is not refused for those). "
@@ -107,8 +121,9 @@ ERROR_EXAMPLES = {
     429: ["Rate limit exceeded; try again in 12 seconds"],
     503: ["Service temporarily unavailable: the database cannot be reached"],
 }
-# Every operation can answer these.
-COMMON_ERRORS = (401, 403, 405, 406, 429, 503)
+# Every operation can answer these (422: refused text in a query string or header, a
+# repeated query parameter).
+COMMON_ERRORS = (401, 403, 405, 406, 422, 429, 503)
 # Operations that read a JSON body can also answer these.
 BODY_ERRORS = (400, 413, 415)
 # Response headers by status (added to every response with that status by ``postprocess``).

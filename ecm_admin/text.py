@@ -58,5 +58,7 @@ def is_safe_text(value: str) -> bool:
 
 # The same rule as a regular expression for the OpenAPI document (JSON Schema ``pattern``,
 # ECMA-262 syntax): a string made only of accepted characters. Surrogates are left out: a
-# schema pattern cannot tell an unpaired one from half of a pair.
-SAFE_TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFDD0-\uFDEF\uFFFE\uFFFF]*$"
+# schema pattern cannot tell an unpaired one from half of a pair. ``UNSAFE_TEXT_CLASS`` is the
+# inside of the character class, for patterns that add to the rule.
+UNSAFE_TEXT_CLASS = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFDD0-\uFDEF\uFFFE\uFFFF"
+SAFE_TEXT_PATTERN = rf"^[^{UNSAFE_TEXT_CLASS}]*$"

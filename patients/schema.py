@@ -26,6 +26,7 @@ from ecm_admin.openapi import (
     error_responses,
 )
 from ecm_admin.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
+from ecm_admin.text import SAFE_TEXT_PATTERN, UNSAFE_TEXT_CLASS
 from patients import views
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.filtersets import MAX_SEARCH_LENGTH, MISSING_LCM_CHOICES, SORT_FIELDS
@@ -36,9 +37,10 @@ TAG = "Patients"
 
 # --- reusable raw schemas ----------------------------------------------------------------------
 
-NO_NUL = r"^[^\x00]*$"
-# Not blank (some character other than white space) and no NUL character.
-NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# Text the service accepts (``ecm_admin.text``), and the same with at least one character
+# other than white space.
+_UNSAFE = UNSAFE_TEXT_CLASS
+NOT_BLANK = rf"^[^{_UNSAFE}]*[^{_UNSAFE}\s][^{_UNSAFE}]*$"
 SORT_DIR_PATTERN = r"^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])$"
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 # Bodies read ids with ``ecm_admin.inputs.parse_id`` (and filters through the FilterSet): an
@@ -64,7 +66,7 @@ def _text(max_length: int, *, required: bool = False, description: str = "") -> 
     schema = {
         "type": "string",
         "maxLength": max_length,
-        "pattern": NOT_BLANK if required else NO_NUL,
+        "pattern": NOT_BLANK if required else SAFE_TEXT_PATTERN,
     }
     if not required:
         schema["nullable"] = True
@@ -412,7 +414,7 @@ class PatientFiltersSerializer(serializers.Serializer):
             # Filter values are read as text: a number is taken as its decimal string (which
             # must fit the 30 characters too).
             "anyOf": [
-                {"type": "string", "maxLength": 30, "pattern": NO_NUL},
+                {"type": "string", "maxLength": 30, "pattern": SAFE_TEXT_PATTERN},
                 {"type": "number", "minimum": -(10**29) + 1, "maximum": 10**30 - 1},
             ],
             "nullable": True,
@@ -451,7 +453,7 @@ class PatientFilterRequestSerializer(serializers.Serializer):
         {
             "type": "string",
             "maxLength": MAX_SEARCH_LENGTH,
-            "pattern": NO_NUL,
+            "pattern": SAFE_TEXT_PATTERN,
             "nullable": True,
             "description": SEARCH_DESCRIPTION,
         },
@@ -639,7 +641,7 @@ LIST_PARAMETERS = [
     *PAGE_PARAMETERS,
     _query(
         "search",
-        {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL},
+        {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": SAFE_TEXT_PATTERN},
         SEARCH_DESCRIPTION,
     ),
     _query(
@@ -653,7 +655,7 @@ LIST_PARAMETERS = [
     _query("ilcm_user_id", ID_SCHEMA, "Assigned iLCM (user id)."),
     _query(
         "authorization_status",
-        {"type": "string", "maxLength": 30, "pattern": NO_NUL},
+        {"type": "string", "maxLength": 30, "pattern": SAFE_TEXT_PATTERN},
         "The patient has at least one authorization with this status (case-insensitive).",
     ),
     _query(
@@ -684,11 +686,12 @@ ETAG = OpenApiParameter(
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    str,
+    {"type": "string", "pattern": SAFE_TEXT_PATTERN},
     OpenApiParameter.HEADER,
     description=(
         "Optional optimistic concurrency: the `ETag` of the representation the change is based "
-        "on (several may be listed; `*` matches any). If none is current: 412, nothing written."
+        "on (several may be listed; `*` matches any). If none is current: 412, nothing written. "
+        'Compared strongly (RFC 9110): a weak tag (`W/"…"`) never matches, so it is 412 too.'
     ),
 )
 
