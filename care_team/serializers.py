@@ -167,7 +167,7 @@ def parse_assignment(data: Any) -> Assignment:
 
 _REMOVAL_READERS: dict[str, Callable[[Any], Any]] = {
     "patient_id": lambda value: parse_id("patient_id", value),
-    "role": lambda value: _role(value),
+    "role": _role,
     "reason": lambda value: _text("reason", value),
 }
 

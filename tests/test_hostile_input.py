@@ -265,6 +265,14 @@ def test_repeated_parameters_are_fine_outside_the_api_and_single_ones_everywhere
     assert response.status_code == 200
 
 
+def test_too_many_query_parameters_is_400(anon_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    query = "&".join(f"p{i}=1" for i in range(6))
+    response = anon_client.get(f"/{API}patients", QUERY_STRING=query)
+    assert response.status_code == 400
+    assert response.json() == {"errors": ["Too many query parameters (limit 5)"]}
+
+
 def test_a_charset_in_content_type_does_not_smuggle_text_past_the_rule(admin_client):
     """Django decodes the query string with the charset Content-Type names: in UTF-7,
     "%2BAAA-" (valid UTF-8 for "+AAA-") is a NUL. What the views read passes the rule too."""
