@@ -54,15 +54,17 @@ NOT_A_NUMBER = f"{MALFORMED_JSON}: NaN and Infinity are not JSON numbers"
 NUMBER_TOO_LONG = f"Request body has a number longer than {MAX_NUMBER_LENGTH} characters"
 NUMBER_OUT_OF_RANGE = "Request body has a number too large to represent"
 
-# One JSON string, from its opening quote: possessive, so each byte is looked at once, and a
-# string left open runs to the end of the body (the decoder fails there anyway).
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
-# Brackets only, each opener as "(" and each closer as ")".
-_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+# The bytes that tell structure from strings: quotes and brackets (each opener kept as "(",
+# each closer as ")"); everything else is dropped.
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 _AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
 _OPEN = ord("(")
 # The scan skips a run of this many brackets whose openers could not pass the limit.
 _CHUNK = 32
+# A run of digits long enough that the numbers are read with the length check (which costs
+# a call per number); otherwise the decoder's own reading.
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_DIGITS = b"0" * (MAX_NUMBER_LENGTH + 1)
 # An escape that can decode to a character the text rule refuses: \u0000, \b, \f...
 _RISKY_ESCAPE = re.compile(r"\\[ubf]")
 
@@ -84,6 +86,17 @@ class _Duplicated:
         self.pairs = pairs
 
 
+def _brackets(body: bytes) -> bytes:
+    """The brackets of ``body`` outside its strings, as ``(`` and ``)``, in order.
+
+    Escaped backslashes go first, then escaped quotes (so every quote left opens or closes a
+    string); what lies between the 2nd and 3rd quote, 4th and 5th... is outside the strings.
+    A string left open runs to the end. Only bytes operations: linear, and fast.
+    """
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(text.translate(_AS_PARENS, _NOT_STRUCTURE).split(b'"')[::2])
+
+
 def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether some point of ``body`` is inside more than ``limit`` arrays and objects.
 
@@ -94,7 +107,7 @@ def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """
     if body.count(b"[") + body.count(b"{") <= limit:
         return False
-    parens = _STRING.sub(b"", body).translate(_AS_PARENS, _NOT_BRACKETS)
+    parens = _brackets(body)
     if parens.count(b"(") <= limit:
         return False
     depth = 0
@@ -161,7 +174,7 @@ def parse_json(body: bytes) -> Any:
             text,
             object_pairs_hook=pairs_hook,
             parse_constant=_constant,
-            parse_int=_int,
+            parse_int=_int if _LONG_DIGITS in body.translate(_DIGITS_AS_ZEROS) else None,
             parse_float=_float,
         )
     except json.JSONDecodeError as exc:
@@ -237,8 +250,8 @@ def _inspect(document: Any) -> None:
                     continue
                 if key in seen and key not in named:
                     named.add(key)
-                    where = "Request body" if path is None else _where(path)
-                    note("duplicates", duplicates, f'{where} has the key "{key}" more than once')
+                    sentence = f'{_where(path)} has the key "{key}" more than once'
+                    note("duplicates", duplicates, sentence)
                 seen.add(key)
                 children.append((value, (path, key)))
             stack.extend(reversed(children))
