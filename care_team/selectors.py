@@ -17,8 +17,12 @@ from accounts.models import Role, User, UserRole
 from care_team.choices import LcmRole
 from care_team.models import CaseLoad
 from ecm_admin.statements import Select
-from patients.models import EcmEligibilityInformation
-from patients.selectors import CARE_TEAM_TABLES, ECM_PATIENTS_WITH_CARE_TEAM
+from patients.selectors import (
+    CARE_TEAM_TABLES,
+    ECM_PATIENTS_WITH_CARE_TEAM,
+    eligibility_by_member_key,
+    member_keys,
+)
 
 
 def _holds_role(role: str) -> Exists:
@@ -134,8 +138,12 @@ def patient_care_team(patient_id: int) -> dict | None:
 
 
 def ecm_patient_ids_by_member_id(member_ids: Iterable[str]) -> dict[str, int]:
-    rows = EcmEligibilityInformation.objects.filter(member_id__in=set(member_ids))
-    return dict(rows.values_list("member_id", "patient_id"))
+    """Member id as given → id of the ECM patient it names (whatever its case: member ids
+    are compared as the unique constraint compares them, ``patients.selectors.member_keys``)."""
+    keys = member_keys(member_ids)
+    rows = eligibility_by_member_key(set(keys.values())).values_list("member_key", "patient_id")
+    by_key = dict(rows)
+    return {member_id: by_key[key] for member_id, key in keys.items() if key in by_key}
 
 
 def active_lcm_ids_by_email(emails: Iterable[str]) -> dict[str, int]:

@@ -55,6 +55,11 @@ class Patient(models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
 
+def member_id_key() -> Upper:
+    """How member ids are compared: two member ids with the same key are the same member."""
+    return Upper("member_id")
+
+
 class EcmEligibilityInformation(models.Model):
     patient = models.OneToOneField(
         Patient, on_delete=models.CASCADE, related_name="ecm_eligibility_information"
@@ -98,6 +103,13 @@ class EcmEligibilityInformation(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(member_id=""), name="patients_eligibility_member_id_present"
+            ),
+            # One member per member id regardless of case ("demo1" is "DEMO1"). Its index
+            # is what lookups by member id read (patients.selectors.eligibility_by_member_key).
+            models.UniqueConstraint(
+                member_id_key(),
+                name="patients_eligibility_member_id_upper_unique",
+                violation_error_message="Member ID has already been taken",
             ),
         ]
         # Filters and sorts on eligibility columns, ending in the patient (= the tie-breaker).

@@ -1,5 +1,7 @@
 """Every read of patient records."""
 
+from collections.abc import Collection, Iterable
+
 from django.db import connection
 from django.db.models import DateTimeField, IntegerField, QuerySet
 
@@ -11,6 +13,7 @@ from patients.models import (
     EcmEligibilityInformation,
     EcmStatusHistory,
     Patient,
+    member_id_key,
 )
 
 # The care team is rendered with every patient: provider, oLCM and iLCM names.
@@ -20,6 +23,37 @@ CASE_LOAD_RELATED = ("case_load__provider", "case_load__olcm", "case_load__ilcm"
 def ecm_patients() -> QuerySet[Patient]:
     """Patients that are ECM patients (have eligibility information)."""
     return Patient.objects.filter(ecm_eligibility_information__isnull=False)
+
+
+def member_keys(member_ids: Iterable[str]) -> dict[str, str]:
+    """Each member id with its key (``patients.models.member_id_key``): two member ids are
+    the same member when their keys are equal, as the unique constraint compares them.
+
+    The database's ``UPPER()`` decides; it agrees with Python's on ASCII, so only member ids
+    with other characters are sent to it (one query per 500 of them).
+    """
+    keys: dict[str, str] = {}
+    others: list[str] = []
+    for member_id in member_ids:
+        if member_id.isascii():
+            keys[member_id] = member_id.upper()
+        else:
+            others.append(member_id)
+    others = list(dict.fromkeys(others))
+    for start in range(0, len(others), 500):
+        batch = others[start : start + 500]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(["UPPER(CAST(%s AS TEXT))"] * len(batch)), batch)
+            keys.update(zip(batch, cursor.fetchone(), strict=True))
+    return keys
+
+
+def eligibility_by_member_key(keys: Collection[str]) -> QuerySet[EcmEligibilityInformation]:
+    """The eligibility rows whose member id has one of ``keys`` (from ``member_keys``), each
+    with its key as ``member_key``: an index lookup per key (the unique index on the key)."""
+    return EcmEligibilityInformation.objects.annotate(member_key=member_id_key()).filter(
+        member_key__any_of=list(keys)
+    )
 
 
 def ecm_patient_count() -> int:

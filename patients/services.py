@@ -12,7 +12,8 @@ from rest_framework.exceptions import NotFound
 
 from ecm_admin.exceptions import UnprocessableEntity
 from patients.choices import SYSTEM_IMPORT, ActivityKind, MemberRecordStatus
-from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
+from patients.models import Activity, EcmStatusHistory, Patient
+from patients.selectors import eligibility_by_member_key, member_keys
 from patients.validators import date_of_birth_problem
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ def _validate_patient(patient, eligibility, changed_patient, changed_eligibility
         )
     if (
         "member_id" in changed_eligibility
-        and EcmEligibilityInformation.objects.filter(member_id=eligibility.member_id)
+        and eligibility_by_member_key(member_keys([eligibility.member_id]).values())
         .exclude(pk=eligibility.pk)
         .exists()
     ):

@@ -179,8 +179,8 @@ def test_unreadable_or_empty_file_is_an_error(tmp_path):
     with pytest.raises(CommandError, match="header row is required"):
         run(str(empty))
     binary = tmp_path / "binary.csv"
-    binary.write_bytes(b"patient_id,olcm_user_id\n\xff\xfe,1\n")
-    with pytest.raises(CommandError, match="Cannot read"):
+    binary.write_bytes("patient_id,olcm_user_id\n1,2\n".encode("utf-16"))
+    with pytest.raises(CommandError, match="is it a CSV file saved as UTF-8"):
         run(str(binary))
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 
 from patients import selectors
 from patients.filtersets import PatientFilterSet, SearchTableStatements, order_patients
+from patients.models import EcmEligibilityInformation
 from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -181,3 +182,23 @@ def test_counted_page_gathers_every_match_through_the_trigram_index(term):
     plan = _explain_sql(*SearchTableStatements(term, descending=False).counted_page(0, 25))
     assert "patient_search_trgm" in plan, plan
     assert "patients_patientsearchtext_pkey" not in plan, plan
+
+
+def test_lookups_by_member_id_read_the_case_insensitive_unique_index():
+    """The importers, the API's uniqueness check and ``bulk_assign_lcms`` find members by
+    ``UPPER(member_id)``: the expression of the unique index that makes member ids unique
+    regardless of case."""
+    from care_team.selectors import ecm_patient_ids_by_member_id
+
+    stored = EcmEligibilityInformation.objects.order_by("pk").values_list("member_id", flat=True)
+    member_ids = [member_id.lower() for member_id in stored[:3]]
+    keys = selectors.member_keys(member_ids).values()
+    lookups = [
+        selectors.eligibility_by_member_key(keys).select_related("patient").order_by("pk"),
+        selectors.eligibility_by_member_key(keys).values_list("member_key", "patient_id"),
+    ]
+    for queryset in lookups:
+        plan = _explain(queryset)
+        assert "patients_eligibility_member_id_upper_unique" in plan, plan
+        assert "Seq Scan on patients_ecmeligibilityinformation" not in plan, plan
+    assert len(ecm_patient_ids_by_member_id(member_ids)) == 3

@@ -15,9 +15,9 @@ and the writers' patients never overlap, so they cannot deadlock each other or a
 
 import csv
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from django.core.management.base import CommandError
 
@@ -33,6 +33,7 @@ from care_team.services import (
     InvalidItem,
     bulk_assign_care_team,
 )
+from ecm_admin.csvfiles import CsvFileError, CsvReader, Record
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import parse_id
 from ecm_admin.progress import Progress
@@ -50,12 +51,16 @@ NOT_WRITTEN = "Not applied: a database error stopped this part of the chunk"
 
 
 class Row:
-    """One data row of the file: its line number and its non-empty cells."""
+    """One record of the file: its line number, its cells (trimmed; a cell the CSV reader
+    refused is empty) and what the reader found wrong with it."""
 
-    def __init__(self, line: int, cells: dict[str | None, Any]):
-        self.line = line
-        self.extra_cells = bool(cells.get(None))
-        self.cells = {key: (value or "").strip() for key, value in cells.items() if key}
+    def __init__(self, record: Record):
+        self.line = record.line
+        self.problems = [f"{column} {problem}" for column, problem in record.problems.items()]
+        if record.refused:
+            self.problems.append(record.refused)
+        self.extra_cells = record.extra > 0
+        self.cells = {key: (value or "").strip() for key, value in record.row.items()}
 
     def get(self, column: str) -> str:
         return self.cells.get(column, "")
@@ -80,20 +85,29 @@ class Command(AuditedCommand):
             raise CommandError(f"--reason must be at most {MAX_REASON_LENGTH} characters")
         actor = self._actor(options["actor_email"])
         self.audit_user_id = actor.pk if actor else None
-        total = self._count_rows(path)
 
         processed = failed = 0
         failures: list[str] = []  # the first few, printed after the progress bar
-        results_file = self._open_results(options["results"])
-        try:
+        with ExitStack() as files:
+            try:
+                reader = files.enter_context(CsvReader(path))
+            except CsvFileError as exc:
+                raise CommandError(str(exc)) from exc
+            self._check_header(reader.header)
+            results_file = self._open_results(options["results"])
+            if results_file:
+                files.enter_context(results_file)
             writer = csv.writer(results_file) if results_file else None
             if writer:
                 writer.writerow(RESULT_COLUMNS)
+            bar = Progress(None, label="Assigning")
+            if bar.enabled:  # counting the rows is a pass over the file of its own
+                bar.total = reader.count()
             with (
-                Progress(total, label="Assigning") as bar,
+                bar,
                 _Writers(writer_count(), actor=actor, dry_run=dry_run) as writers,
             ):
-                for rows, items, chunk_errors in writers.run(self._prepared(path, reason)):
+                for rows, items, chunk_errors in writers.run(self._prepared(reader, reason)):
                     for row, errors in zip(rows, chunk_errors, strict=True):
                         if writer:
                             writer.writerow(
@@ -115,9 +129,6 @@ class Command(AuditedCommand):
                     processed += len(rows)
                     failed += sum(1 for errors in chunk_errors if errors)
                     bar.advance(len(rows))
-        finally:
-            if results_file:
-                results_file.close()
 
         for failure in failures:
             self.stderr.write(failure)
@@ -140,11 +151,8 @@ class Command(AuditedCommand):
             raise CommandError(f"--actor-email {email}: no active user with that email")
         return actor
 
-    def _reader(self, handle) -> csv.DictReader:
-        reader = csv.DictReader(handle)
-        header = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
-        if not header:
-            raise CommandError(f"{handle.name} is empty; a header row is required")
+    @staticmethod
+    def _check_header(header: list[str]) -> None:
         unknown = sorted(set(header) - KNOWN_COLUMNS)
         if unknown:
             names = ", ".join(name or "(blank)" for name in unknown)
@@ -157,41 +165,13 @@ class Command(AuditedCommand):
             raise CommandError(
                 "The header needs at least one of: " + ", ".join(sorted(LCM_COLUMN_NAMES))
             )
-        reader.fieldnames = header
-        return reader
-
-    def _open(self, path: Path):
-        try:
-            return path.open(newline="", encoding="utf-8-sig")
-        except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-
-    def _count_rows(self, path: Path) -> int:
-        with self._open(path) as handle:
-            try:
-                return sum(1 for _ in self._reader(handle))
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise CommandError(f"Cannot read {path}: {exc}") from exc
 
     def _prepared(
-        self, path: Path, reason: str
+        self, reader: CsvReader, reason: str
     ) -> Iterator[tuple[list[Row], list[Assignment | InvalidItem]]]:
-        for rows in self._chunks(path):
-            yield rows, self._items(rows, reason)
-
-    def _chunks(self, path: Path) -> Iterator[list[Row]]:
-        with self._open(path) as handle:
-            reader = self._reader(handle)
-            rows = self._rows(reader)
-            while chunk := list(islice(rows, MAX_BULK_ITEMS)):
-                yield chunk
-
-    def _rows(self, reader: csv.DictReader) -> Iterator[Row]:
-        try:
-            for cells in reader:
-                yield Row(reader.line_num, cells)
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise CommandError(f"Cannot read line {reader.line_num + 1}: {exc}") from exc
+        rows = (Row(record) for record in reader.records())
+        while chunk := list(islice(rows, MAX_BULK_ITEMS)):
+            yield chunk, self._items(chunk, reason)
 
     def _open_results(self, path: str | None):
         if not path:
@@ -203,10 +183,11 @@ class Command(AuditedCommand):
 
     def _items(self, rows: list[Row], reason: str) -> list[Assignment | InvalidItem]:
         """Rows as service items; member ids and emails resolved in one query each."""
+        readable = [row for row in rows if not row.problems]
         patients = selectors.ecm_patient_ids_by_member_id(
-            row.get("member_id") for row in rows if row.get("member_id")
+            row.get("member_id") for row in readable if row.get("member_id")
         )
-        emails = {row.get(column) for row in rows for _, column in LCM_COLUMNS}
+        emails = {row.get(column) for row in readable for _, column in LCM_COLUMNS}
         lcms = selectors.active_lcm_ids_by_email(email for email in emails if email)
         return [self._item(row, reason, patients, lcms) for row in rows]
 
@@ -216,6 +197,8 @@ class Command(AuditedCommand):
         errors: list[str] = []
         if row.extra_cells:
             errors.append("The line has more cells than the header")
+        if row.problems:  # cells the CSV reader refused: the others are not looked at
+            return InvalidItem((*row.problems, *errors))
         patient_id = self._reference(
             row, "patient_id", "member_id", patients, PATIENT_NOT_FOUND, errors, required=True
         )

@@ -1,7 +1,7 @@
 """``manage.py import_authorizations FILE.csv [--dry-run]``: ECM authorizations."""
 
 from patients.importers import import_authorizations
-from patients.management.commands.import_members import CsvImportCommand
+from patients.importers.command import CsvImportCommand
 
 
 class Command(CsvImportCommand):
