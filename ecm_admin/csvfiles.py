@@ -177,7 +177,7 @@ def _is_safe(text: str) -> bool:
 @functools.cache
 def _refused_bmp() -> re.Pattern[str]:
     """One character class of the characters up to U+FFFF the text rule refuses, derived
-    from the rule itself (65,536 checks, once, about 0.1 s)."""
+    from the rule itself (65,536 checks, once per process: a few hundredths of a second)."""
     refused = [code for code in range(0x10000) if not is_safe_text(chr(code))]
     ranges: list[list[int]] = []
     for code in refused:
