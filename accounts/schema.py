@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from accounts import views
-from ecm_admin.openapi import BODY_ERRORS, MessageSerializer, error_responses
+from ecm_admin.openapi import BODY_ERRORS, Message, described, error_responses
 from ecm_admin.text import SAFE_TEXT_PATTERN
 from patients.schema import raw_field
 
@@ -119,7 +119,7 @@ sign_out = extend_schema(
     tags=[TAG],
     responses={
         200: OpenApiResponse(
-            MessageSerializer,
+            described(Message),
             description="Signed out.",
             examples=[OpenApiExample("Signed out", value={"message": "Signed out"})],
         ),

@@ -1,35 +1,114 @@
-"""Care-team representations (from preloaded rows, no queries) and strict input readers."""
+"""Care-team representations: each shape declared once (a ``TypedDict``, which the OpenAPI
+document is built from) and rendered by a function from preloaded rows, without queries."""
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from accounts.models import User
-from care_team.choices import LcmRole
-from care_team.models import CaseLoad
-from care_team.services import (
-    MAX_BULK_ITEMS,
-    ROLE_INVALID,
-    Assignment,
-    BulkResult,
-    InvalidItem,
-)
-from ecm_admin.exceptions import UnprocessableEntity
+from care_team.models import CaseLoad as CaseLoadModel
+from care_team.services import BulkResult
 from ecm_admin.formats import full_name, iso_timestamp
-from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
+from ecm_admin.pagination import Pagination
+from ecm_admin.shapes import Spec
 
-ASSIGNMENT_KEYS = ("patient_id", "olcm_user_id", "ilcm_user_id", "provider_id", "reason")
-REMOVAL_KEYS = ("patient_id", "role", "reason")
-BULK_KEYS = ("assignments", "atomic")
-MAX_SEARCH_LENGTH = 200
+# --- shapes --------------------------------------------------------------------
 
-# --- output -------------------------------------------------------------------
+
+class LeadCareManager(TypedDict):
+    id: int
+    name: str
+    email: str
+    roles: Annotated[list[str], Spec("Sorted role names.")]
+    assigned_patients_count: Annotated[
+        int, Spec("Distinct patients for whom the user is oLCM or iLCM.", minimum=0)
+    ]
+    olcm_assignments_count: Annotated[int, Spec(minimum=0)]
+    ilcm_assignments_count: Annotated[int, Spec(minimum=0)]
+
+
+class LeadCareManagerList(TypedDict):
+    lead_care_managers: list[LeadCareManager]
+    pagination: Pagination
+
+
+class CaseLoad(TypedDict):
+    id: int
+    patient_id: int
+    patient_name: str
+    provider_id: int | None
+    provider_name: str | None
+    olcm_user_id: int | None
+    olcm_name: str | None
+    ilcm_user_id: int | None
+    ilcm_name: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class LeadCareManagerAssignResult(TypedDict):
+    message: str
+    case_load: CaseLoad
+
+
+class AssignedLeadCareManager(TypedDict):
+    user_id: int
+    name: str
+    email: str
+    assigned_at: Annotated[dt.datetime | None, Spec("When this role was last set.")]
+
+
+class CareTeamCaseLoad(TypedDict):
+    id: int
+    provider_id: int | None
+    provider_name: str | None
+    olcm: Annotated[AssignedLeadCareManager | None, Spec("`null` when unassigned.")]
+    ilcm: Annotated[AssignedLeadCareManager | None, Spec("`null` when unassigned.")]
+
+
+class PatientLeadCareManagers(TypedDict):
+    patient_id: int
+    patient_name: str
+    case_load: Annotated[CareTeamCaseLoad | None, Spec("`null` when the patient has no case load.")]
+
+
+class BulkAssignResultItem(TypedDict):
+    patient_id: Annotated[
+        Any,
+        Spec(
+            "The item's `patient_id` as sent (an integer for a readable item; for an "
+            "unreadable one whatever was sent, or `null`)."
+        ),
+    ]
+    status: Literal["success", "failed"]
+    errors: NotRequired[
+        Annotated[list[str], Spec("Present when `status` is `failed`.", minItems=1)]
+    ]
+
+
+class BulkAssignResult(TypedDict):
+    message: Annotated[
+        str,
+        Spec('"Bulk assignment completed" (or "Bulk assignment failed" when nothing was written).'),
+    ]
+    successful_count: Annotated[int, Spec(minimum=0)]
+    failed_count: Annotated[int, Spec(minimum=0)]
+    results: Annotated[list[BulkAssignResultItem], Spec("In input order.")]
+
+
+class BulkAssignAtomicFailure(BulkAssignResult):
+    errors: Annotated[list[str], Spec(minItems=1)]
+
+
+# --- renderers -----------------------------------------------------------------
 
 
 def _name(user: User | None) -> str | None:
     return user.name if user is not None else None
 
 
-def render_lead_care_manager(row: dict) -> dict:
+def render_lead_care_manager(row: dict) -> LeadCareManager:
     """A row of ``selectors.lead_care_manager_rows``."""
     olcm, ilcm = row["olcm_assignments_count"], row["ilcm_assignments_count"]
     return {
@@ -44,7 +123,7 @@ def render_lead_care_manager(row: dict) -> dict:
     }
 
 
-def render_case_load(case_load: CaseLoad) -> dict:
+def render_case_load(case_load: CaseLoadModel) -> CaseLoad:
     """The case load of an assign response (patient and users already loaded)."""
     return {
         "id": case_load.pk,
@@ -61,7 +140,7 @@ def render_case_load(case_load: CaseLoad) -> dict:
     }
 
 
-def _render_lcm(row: dict, role: str, user: str) -> dict | None:
+def _render_lcm(row: dict, role: str, user: str) -> AssignedLeadCareManager | None:
     user_id = row[f"c.{role}_id"]
     if user_id is None:
         return None
@@ -73,7 +152,7 @@ def _render_lcm(row: dict, role: str, user: str) -> dict | None:
     }
 
 
-def render_patient_care_team(row: dict) -> dict:
+def render_patient_care_team(row: dict) -> PatientLeadCareManagers:
     """A row of ``selectors.patient_care_team``."""
     return {
         "patient_id": row["p.id"],
@@ -90,7 +169,7 @@ def render_patient_care_team(row: dict) -> dict:
     }
 
 
-def render_bulk_result(patient_refs: list[Any], result: BulkResult) -> dict:
+def render_bulk_result(patient_refs: list[Any], result: BulkResult) -> BulkAssignResult:
     results = []
     for ref, errors in zip(patient_refs, result.errors, strict=True):
         if errors:
@@ -111,134 +190,3 @@ def bulk_failure_sentence(result: BulkResult) -> str:
         f"Bulk assignment failed: {result.invalid_count} of {total} items are invalid; "
         "nothing was written"
     )
-
-
-# --- input ----------------------------------------------------------------------
-
-
-def _collect(errors: list[str], read: Callable[..., Any], *args, **kwargs) -> Any:
-    """Run a reader that raises 422; keep its sentences and carry on."""
-    try:
-        return read(*args, **kwargs)
-    except UnprocessableEntity as exc:
-        errors.extend(exc.errors)
-        return None
-
-
-def _text(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise UnprocessableEntity(f"{name} must be a string")
-    return value
-
-
-def _role(value: Any) -> str:
-    if value is None or value == "":
-        raise UnprocessableEntity("role is required")
-    role = value.strip().lower() if isinstance(value, str) else None
-    if role not in LcmRole.values:
-        raise UnprocessableEntity(ROLE_INVALID)
-    return role
-
-
-def read_assignment(data: Mapping[str, Any], errors: list[str]) -> Assignment | None:
-    """Read one assignment object; sentences for every problem go to ``errors``."""
-    _collect(errors, reject_unknown_keys, data, ASSIGNMENT_KEYS)
-    patient_id = _collect(errors, parse_id, "patient_id", data.get("patient_id"))
-    ids = {
-        key: _collect(errors, parse_id, key, data.get(key), required=False)
-        for key in ("olcm_user_id", "ilcm_user_id", "provider_id")
-    }
-    reason = _collect(errors, _text, "reason", data.get("reason"))
-    if errors:
-        return None
-    return Assignment(patient_id=patient_id, reason=reason, **ids)
-
-
-def parse_assignment(data: Any) -> Assignment:
-    """The body of ``POST``/``PUT lead_care_managers/assign``."""
-    errors: list[str] = []
-    assignment = read_assignment(json_object(data), errors)
-    if assignment is None:
-        raise UnprocessableEntity(errors)
-    return assignment
-
-
-_REMOVAL_READERS: dict[str, Callable[[Any], Any]] = {
-    "patient_id": lambda value: parse_id("patient_id", value),
-    "role": _role,
-    "reason": lambda value: _text("reason", value),
-}
-
-
-def parse_removal(data: Any, query: Mapping[str, str] | None = None) -> tuple[int, str, str]:
-    """``patient_id``, ``role`` and ``reason`` of ``DELETE lead_care_managers/assign``.
-
-    ``data`` is the JSON body, or the query string when there is no body. With a body,
-    ``query`` holds the query parameters sent beside it: they may only repeat the body (the
-    same value once read, so ``patient_id=7`` agrees with ``"patient_id": 7``); one that
-    differs from the body, or that the body does not carry, is 422, since which of the two
-    counts would be a guess.
-    """
-    data = json_object(data)
-    errors: list[str] = []
-    _collect(errors, reject_unknown_keys, data, REMOVAL_KEYS)
-    values = {key: _collect(errors, read, data.get(key)) for key, read in _REMOVAL_READERS.items()}
-    if errors:
-        raise UnprocessableEntity(errors)
-    if query:
-        reject_unknown_keys(query, REMOVAL_KEYS, "the query string")
-        for key, read in _REMOVAL_READERS.items():
-            if key in query and _collect([], read, query[key]) != values[key]:
-                errors.append(f"{key} in the query string does not match the body")
-        if errors:
-            raise UnprocessableEntity(errors)
-    return values["patient_id"], values["role"], values["reason"]
-
-
-def parse_bulk(data: Any) -> tuple[list[tuple[Any, Assignment | InvalidItem]], bool]:
-    """The bulk body: ``(patient ref as sent, item)`` per assignment, and ``atomic``.
-
-    A malformed item does not fail the request; it becomes an ``InvalidItem``.
-    """
-    data = json_object(data)
-    reject_unknown_keys(data, BULK_KEYS)
-    items = data.get("assignments")
-    errors = []
-    if items is None:
-        errors.append("assignments is required")
-    elif not isinstance(items, list):
-        errors.append("assignments must be an array")
-    elif not items:
-        errors.append("assignments must not be empty")
-    elif len(items) > MAX_BULK_ITEMS:
-        errors.append(f"assignments must have at most {MAX_BULK_ITEMS} items")
-    atomic = data.get("atomic", False)
-    if not isinstance(atomic, bool):
-        errors.append("atomic must be true or false")
-    if errors:
-        raise UnprocessableEntity(errors)
-    entries: list[tuple[Any, Assignment | InvalidItem]] = []
-    for raw in items:
-        if not isinstance(raw, Mapping):
-            entries.append((None, InvalidItem(("Each assignment must be a JSON object",))))
-            continue
-        item_errors: list[str] = []
-        assignment = read_assignment(raw, item_errors)
-        if assignment is None:
-            entries.append((raw.get("patient_id"), InvalidItem(tuple(item_errors))))
-        else:
-            entries.append((assignment.patient_id, assignment))
-    return entries, atomic
-
-
-def parse_lcm_list_query(params: Mapping[str, Any]) -> tuple[str, str]:
-    """``search`` and ``role`` of ``GET lead_care_managers``."""
-    search = _text("search", params.get("search"))
-    if len(search) > MAX_SEARCH_LENGTH:
-        raise UnprocessableEntity(f"search must be at most {MAX_SEARCH_LENGTH} characters")
-    role = (params.get("role") or "").strip().lower()
-    if role and role not in LcmRole.values:
-        raise UnprocessableEntity(ROLE_INVALID)
-    return search, role

@@ -1,24 +1,41 @@
-"""Lead Care Manager routes: read input, call one service or selector, render."""
+"""Lead Care Manager routes: read the input, call one service or selector, render.
 
-from rest_framework import status
+Each method carries its own OpenAPI description (``@extend_schema``): its input is the
+``care_team.inputs`` declaration that validates it, its responses the shapes the renderers
+return (``care_team.serializers``).
+"""
+
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from audit.models import Action
 from audit.services import record_patients
-from care_team import selectors
+from care_team import examples, selectors
+from care_team.inputs import (
+    AssignmentInput,
+    BulkAssignInput,
+    LeadCareManagerListQuery,
+    RemovalInput,
+    assignment,
+    bulk_items,
+)
 from care_team.serializers import (
+    BulkAssignAtomicFailure,
+    BulkAssignResult,
+    LeadCareManagerAssignResult,
+    LeadCareManagerList,
+    PatientLeadCareManagers,
     bulk_failure_sentence,
-    parse_assignment,
-    parse_bulk,
-    parse_lcm_list_query,
-    parse_removal,
     render_bulk_result,
     render_case_load,
     render_lead_care_manager,
     render_patient_care_team,
 )
 from care_team.services import (
+    LCM_REQUIRED,
+    MAX_BULK_ITEMS,
     PATIENT_NOT_FOUND,
     assign_care_team,
     bulk_assign_care_team,
@@ -26,18 +43,85 @@ from care_team.services import (
 )
 from ecm_admin.exceptions import NotFound
 from ecm_admin.inputs import parse_id
-from ecm_admin.pagination import page_request, paginate
+from ecm_admin.openapi import (
+    BODY_ERRORS,
+    PATIENT_ID,
+    Errors,
+    Message,
+    described,
+    error_responses,
+    query_parameters,
+    response,
+)
+from ecm_admin.pagination import page_of, paginate
+
+TAG = "Lead Care Managers"
+ASSIGN_DESCRIPTION = (
+    "Checks, in order: `patient_id` missing or not an integer (422); no such ECM patient "
+    f'(404 "Patient not found"); neither LCM id given (422 "{LCM_REQUIRED}"); an LCM id that '
+    "is not an active `ecm` user, or a `provider_id` that is not an active `provider` (422). "
+    "Creates the case load when the patient has none. Each role that changes records one "
+    "assignment-history entry and one activity."
+)
+ASSIGN_ERRORS = error_responses(
+    404, 422, *BODY_ERRORS, e404=[PATIENT_NOT_FOUND], e422=[LCM_REQUIRED]
+)
 
 
-class LeadCareManagerListView(APIView):
-    def get(self, request):
-        search, role = parse_lcm_list_query(request.query_params)
-        page = page_request(request.query_params)
-        users = selectors.lead_care_managers(search=search, role=role)
+def _assign_schema(method: str, summary: str, message: str, request_example: dict):
+    return extend_schema(
+        methods=[method],
+        operation_id=f"lead_care_managers_assign_{'create' if method == 'POST' else 'update'}",
+        summary=summary,
+        description=ASSIGN_DESCRIPTION,
+        tags=[TAG],
+        request=AssignmentInput,
+        examples=[OpenApiExample("Assign", value=request_example, request_only=True)],
+        responses={
+            200: response(
+                LeadCareManagerAssignResult,
+                "The patient's case load.",
+                "Assigned",
+                {**examples.SEED_ASSIGN_EXAMPLE, "message": message},
+            ),
+            **ASSIGN_ERRORS,
+        },
+    )
+
+
+ASSIGNED = "Lead Care Manager assigned successfully"
+UPDATED = "Lead Care Manager assignment updated successfully"
+REMOVED = "Lead Care Manager assignment removed successfully"
+
+
+class LeadCareManagerViewSet(viewsets.ViewSet):
+    """``/lead_care_managers``: the list, single and bulk assignment."""
+
+    @extend_schema(
+        operation_id="lead_care_managers_list",
+        summary="List Lead Care Managers",
+        description="Active users with the `ecm` role, ordered by name.",
+        tags=[TAG],
+        parameters=[LeadCareManagerListQuery],
+        responses={
+            200: response(
+                LeadCareManagerList,
+                "A page of Lead Care Managers.",
+                "Lead Care Managers",
+                examples.SEED_LCM_LIST_EXAMPLE,
+            ),
+            **error_responses(422),
+        },
+    )
+    def list(self, request):
+        query = LeadCareManagerListQuery.parse(request.query_params)
+        users = selectors.lead_care_managers(
+            search=query.get("search", ""), role=query.get("role") or ""
+        )
         return Response(
             paginate(
                 users,
-                page,
+                page_of(query),
                 "lead_care_managers",
                 render_lead_care_manager,
                 load=selectors.lead_care_manager_rows,
@@ -45,28 +129,50 @@ class LeadCareManagerListView(APIView):
             )
         )
 
-
-class AssignView(APIView):
-    def post(self, request):
-        return self._assign(request, "Lead Care Manager assigned successfully")
-
-    def put(self, request):
-        return self._assign(request, "Lead Care Manager assignment updated successfully")
-
-    def delete(self, request):
-        # Some clients cannot send a DELETE body; then the query string carries the input.
-        # With a body, query parameters beside it must agree with it.
-        query = request.query_params.dict()
-        if request.stream is None:
-            patient_id, role, reason = parse_removal(query)
-        else:
-            patient_id, role, reason = parse_removal(request.data, query)
-        record_patients(request, Action.UNASSIGN, [patient_id])
-        remove_lcm(patient_id=patient_id, role=role, actor=request.user, reason=reason)
-        return Response({"message": "Lead Care Manager assignment removed successfully"})
-
-    def _assign(self, request, message: str):
-        item = parse_assignment(request.data)
+    @_assign_schema(
+        "POST",
+        "Assign a Lead Care Manager",
+        ASSIGNED,
+        {"patient_id": 123, "olcm_user_id": 101, "ilcm_user_id": 102},
+    )
+    @_assign_schema(
+        "PUT",
+        "Update a Lead Care Manager assignment",
+        UPDATED,
+        {"patient_id": 123, "ilcm_user_id": 103},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        operation_id="lead_care_managers_assign_destroy",
+        summary="Remove a Lead Care Manager assignment",
+        description=(
+            "`patient_id` and `role` come from the JSON body, or from the query string when "
+            "there is no body (some clients cannot send a DELETE body). Missing or bad `role`: "
+            '422. No such patient: 404. The role is not assigned: 404 "Patient has no oLCM '
+            'assigned" (or iLCM).'
+        ),
+        tags=[TAG],
+        parameters=query_parameters(RemovalInput, note="only without a body"),
+        request=RemovalInput,
+        examples=[
+            OpenApiExample("Remove", value={"patient_id": 123, "role": "olcm"}, request_only=True)
+        ],
+        responses={
+            200: response(Message, "Removed.", "Removed", examples.SEED_REMOVE_EXAMPLE),
+            **error_responses(
+                404,
+                422,
+                *BODY_ERRORS,
+                e404=["Patient has no oLCM assigned"],
+                e422=["role is required"],
+            ),
+        },
+    )
+    @action(detail=False, methods=["post", "put", "delete"], url_path="assign")
+    def assign(self, request):
+        if request.method == "DELETE":
+            return self._remove(request)
+        item = assignment(AssignmentInput.parse(request.data))
         record_patients(request, Action.ASSIGN, [item.patient_id])
         case_load = assign_care_team(
             patient_id=item.patient_id,
@@ -76,12 +182,64 @@ class AssignView(APIView):
             actor=request.user,
             reason=item.reason,
         )
+        message = ASSIGNED if request.method == "POST" else UPDATED
         return Response({"message": message, "case_load": render_case_load(case_load)})
 
+    def _remove(self, request):
+        # Some clients cannot send a DELETE body; then the query string carries the input.
+        data = request.data if request.stream is not None else request.query_params.dict()
+        values = RemovalInput.parse(data)
+        patient_id = values["patient_id"]
+        record_patients(request, Action.UNASSIGN, [patient_id])
+        remove_lcm(
+            patient_id=patient_id,
+            role=values["role"],
+            actor=request.user,
+            reason=values.get("reason") or "",
+        )
+        return Response({"message": REMOVED})
 
-class BulkAssignView(APIView):
-    def post(self, request):
-        entries, atomic = parse_bulk(request.data)
+    @extend_schema(
+        operation_id="lead_care_managers_bulk_assign",
+        summary="Bulk assign Lead Care Managers",
+        description=(
+            f"1 to {MAX_BULK_ITEMS} assignments, each as the single assign. Each item succeeds "
+            "or fails on its own and does not undo others; the same patient twice: the later "
+            'wins. With `"atomic": true` any failure writes nothing and the answer is 422 with '
+            "every item's result and `errors`."
+        ),
+        tags=[TAG],
+        request=BulkAssignInput,
+        examples=[
+            OpenApiExample("Bulk assign", value=examples.SEED_BULK_REQUEST, request_only=True)
+        ],
+        responses={
+            200: response(
+                BulkAssignResult,
+                "Per-item results, in input order.",
+                "Bulk",
+                examples.SEED_BULK_EXAMPLE,
+            ),
+            **error_responses(*BODY_ERRORS),
+            422: response(
+                PolymorphicProxySerializer(
+                    component_name="BulkAssignError",
+                    serializers=[described(Errors), described(BulkAssignAtomicFailure)],
+                    resource_type_field_name=None,
+                ),
+                "The body is not a valid bulk request (`Errors`), or an atomic request had a "
+                "failing item and nothing was written (`BulkAssignAtomicFailure`).",
+                "Invalid body",
+                {"errors": ["assignments must not be empty"]},
+                status=422,
+            ),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="bulk_assign")
+    def bulk_assign(self, request):
+        values = BulkAssignInput.parse(request.data)
+        entries = bulk_items(values)
+        atomic = bool(values.get("atomic"))
         ids = [getattr(item, "patient_id", None) for _, item in entries]
         record_patients(request, Action.BULK_ASSIGN, ids)
         result = bulk_assign_care_team(
@@ -94,8 +252,25 @@ class BulkAssignView(APIView):
         return Response(body)
 
 
-class PatientLeadCareManagersView(APIView):
-    def get(self, request, patient_id: str):
+class PatientLeadCareManagersView(viewsets.ViewSet):
+    """A patient's care team."""
+
+    @extend_schema(
+        operation_id="patients_lead_care_managers",
+        summary="Get a patient's Lead Care Managers",
+        tags=[TAG],
+        parameters=[PATIENT_ID],
+        responses={
+            200: response(
+                PatientLeadCareManagers,
+                "The patient's case load with its oLCM and iLCM.",
+                "Patient's Lead Care Managers",
+                examples.SEED_PATIENT_LCMS_EXAMPLE,
+            ),
+            **error_responses(404, 422, e404=[PATIENT_NOT_FOUND]),
+        },
+    )
+    def retrieve(self, request, patient_id: str):
         pk = parse_id("patient_id", patient_id)
         record_patients(request, Action.READ_DETAIL, [pk])
         patient = selectors.patient_care_team(pk)

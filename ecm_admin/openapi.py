@@ -18,18 +18,19 @@ Wired in ``ecm_admin.urls`` with ``path("", include("ecm_admin.openapi"))``.
 """
 
 import re
+from typing import Annotated, Any, TypedDict
 
-from django.http import JsonResponse
-from django.urls import re_path
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
-from drf_spectacular.views import (
-    SpectacularJSONAPIView,
-    SpectacularSwaggerView,
-    SpectacularYAMLAPIView,
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
 )
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+
+from ecm_admin.inputs import ID_SCHEMA, Input, InputField, ObjectList
+from ecm_admin.shapes import Shape, ShapeExtension, Spec, is_shape
 
 API_PREFIX = "v1/admin/clinic/ecm/"
 # Operations under these paths are documented; everything else (health probe, admin) is not.
@@ -38,38 +39,63 @@ DOCUMENTED_PREFIXES = ("/v1/",)
 # --- shared components -----------------------------------------------------------------------
 
 
-class ErrorsSerializer(serializers.Serializer):
+class Errors(TypedDict):
     """Every error body: a non-empty list of human-readable sentences naming the field."""
 
-    errors = serializers.ListField(
-        child=serializers.CharField(), min_length=1, help_text="Sentences, at least one."
+    errors: Annotated[list[str], Spec("Sentences, at least one.", minItems=1)]
+
+
+class Message(TypedDict):
+    message: str
+
+
+PATIENT_ID = OpenApiParameter(
+    "patient_id",
+    ID_SCHEMA,
+    OpenApiParameter.PATH,
+    description="Patient ID. A value that is not a positive integer is 422.",
+    examples=[OpenApiExample("Patient 123", value=123)],
+)
+
+
+def described(shape_or_serializer: Any) -> Any:
+    """What drf-spectacular takes for a body: a shape (``TypedDict``) or a serializer."""
+    return Shape.of(shape_or_serializer) if is_shape(shape_or_serializer) else shape_or_serializer
+
+
+def response(
+    shape: Any, description: str, name: str, value: dict, *, status: int | None = None
+) -> OpenApiResponse:
+    """A documented response: its shape and one example."""
+    return OpenApiResponse(
+        described(shape),
+        description=description,
+        examples=[
+            OpenApiExample(
+                name,
+                value=value,
+                response_only=True,
+                **({"status_codes": [str(status)]} if status else {}),
+            )
+        ],
     )
 
-    class Meta:
-        ref_name = "Errors"
 
-
-class PaginationSerializer(serializers.Serializer):
-    current_page = serializers.IntegerField(min_value=1)
-    total_pages = serializers.IntegerField(min_value=0)
-    total_count = serializers.IntegerField(min_value=0)
-    per_page = serializers.IntegerField(min_value=1, max_value=100)
-
-    class Meta:
-        ref_name = "Pagination"
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
-
-    class Meta:
-        ref_name = "Message"
-
-
-def error_example(status: int, sentence: str, name: str | None = None) -> OpenApiExample:
-    return OpenApiExample(
-        name or f"{status}", value={"errors": [sentence]}, response_only=True, status_codes=[status]
-    )
+def query_parameters(input_class: type[Input], *, note: str = "") -> list[OpenApiParameter]:
+    """The fields of a body input described as query parameters (a route that also takes
+    them from the query string); ``note`` is added to each description."""
+    query = type(input_class.__name__, (input_class,), {"in_query": True})()
+    parameters = []
+    for name, field in query.fields.items():
+        schema = field.openapi_schema()
+        description = schema.pop("description", "")
+        if note:
+            description = f"{description} ({note})." if description else f"{note}."
+            description = description.replace(". (", " (")
+        parameters.append(
+            OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
+        )
+    return parameters
 
 
 ERROR_DESCRIPTIONS = {
@@ -162,7 +188,7 @@ def error_responses(*statuses: int, **examples: list[str]) -> dict[int, OpenApiR
     for status in sorted({*statuses, *COMMON_ERRORS}):
         sentences = examples.get(f"e{status}", ERROR_EXAMPLES[status])
         responses[status] = OpenApiResponse(
-            ErrorsSerializer,
+            described(Errors),
             description=ERROR_DESCRIPTIONS[status],
             examples=[
                 OpenApiExample(
@@ -174,6 +200,81 @@ def error_responses(*statuses: int, **examples: list[str]) -> dict[int, OpenApiR
             ],
         )
     return responses
+
+
+# --- inputs and shapes -----------------------------------------------------------------------
+
+
+class ShapeField(serializers.Field):
+    """A key of a schema-only serializer whose value is a shape (``TypedDict``)."""
+
+    def __init__(self, shape: type, **kwargs: Any):
+        self.shape = shape
+        super().__init__(**kwargs)
+
+
+class ShapeFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = ShapeField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return auto_schema.resolve_serializer(Shape.of(self.target.shape), direction).ref
+
+
+class InputFieldSchema(OpenApiSerializerFieldExtension):
+    """An input field describes itself (``InputField.openapi_schema``)."""
+
+    target_class = InputField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = self.target.openapi_schema()
+        if isinstance(self.target, ObjectList):
+            items = auto_schema.resolve_serializer(self.target.item, direction).ref
+            schema = {"type": "array", "items": items, **schema}
+        return schema
+
+
+class ApiSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, for this API's conventions:
+
+    - a list is always an envelope (``{"patients": [...], "pagination": {...}}``), never a
+      bare array, whatever the view's action is called;
+    - a DELETE may read a JSON body (drf-spectacular documents bodies for POST, PUT and PATCH
+      only); that body is optional, since the same keys may come from the query string.
+    """
+
+    def _is_list_view(self, serializer=None) -> bool:
+        if serializer is None:
+            serializer = self.get_response_serializers()
+        return is_list_serializer(serializer)
+
+    def get_request_serializer(self):
+        if self.method == "DELETE":
+            return None  # a DELETE has a body only where its @extend_schema gives one
+        return super().get_request_serializer()
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        serializer, examples = self.get_request_serializer(), self.get_examples()
+        if serializer is None:
+            return None
+        # Described as a POST body would be, with the DELETE's own input and examples.
+        self.method = "POST"
+        self.get_request_serializer = lambda: serializer
+        self.get_examples = lambda: examples
+        try:
+            body = super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+            del self.get_request_serializer, self.get_examples
+        if body:
+            body.pop("required", None)
+        return body
+
+
+# Registered with drf-spectacular by being imported here.
+__all__ = ["InputFieldSchema", "ShapeExtension", "ShapeFieldSchema"]
 
 
 # --- authentication --------------------------------------------------------------------------
@@ -267,42 +368,3 @@ def _replace_refs(node, refs: dict[str, str]) -> None:
     elif isinstance(node, list):
         for value in node:
             _replace_refs(value, refs)
-
-
-# --- views and routes ------------------------------------------------------------------------
-
-
-class _Public:
-    """The schema and the documentation pages need no token and show no data."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = []
-
-
-class SchemaJsonView(_Public, SpectacularJSONAPIView):
-    pass
-
-
-class SchemaYamlView(_Public, SpectacularYAMLAPIView):
-    pass
-
-
-class SwaggerView(_Public, SpectacularSwaggerView):
-    url_name = "openapi-json"
-
-    def options(self, request, *args, **kwargs):
-        # The page renders an HTML template, which DRF's OPTIONS metadata has not: JSON.
-        return JsonResponse(self.metadata_class().determine_metadata(request, self))
-
-
-# Importing the schema modules attaches the operations' annotations to the views.
-from accounts import schema as _accounts_schema  # noqa: E402, F401
-from care_team import schema as _care_team_schema  # noqa: E402, F401
-from patients import schema as _patients_schema  # noqa: E402, F401
-
-urlpatterns = [
-    re_path(rf"^{API_PREFIX}openapi\.json$", SchemaJsonView.as_view(), name="openapi-json"),
-    re_path(rf"^{API_PREFIX}openapi\.yaml$", SchemaYamlView.as_view(), name="openapi-yaml"),
-    re_path(rf"^{API_PREFIX}docs/?$", SwaggerView.as_view(), name="openapi-docs"),
-]

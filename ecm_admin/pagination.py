@@ -1,17 +1,28 @@
 """The one pagination envelope: ``{"<plural>": [...], "pagination": {...}}``."""
 
+from __future__ import annotations
+
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from django.db.models import QuerySet
 
 from ecm_admin.exceptions import UnprocessableEntity
+from ecm_admin.inputs import EMPTY, InputField
+from ecm_admin.shapes import Spec
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+
+
+class Pagination(TypedDict):
+    current_page: Annotated[int, Spec(minimum=1)]
+    total_pages: Annotated[int, Spec(minimum=0)]
+    total_count: Annotated[int, Spec(minimum=0)]
+    per_page: Annotated[int, Spec(maximum=MAX_PER_PAGE, minimum=1)]
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,80 @@ def _positive_int(name: str, raw: Any, default: int) -> int:
 
 # Larger than any real page number; keeps OFFSET arithmetic within a 64-bit integer.
 MAX_PAGE = 10_000_000
+
+
+class PageField(InputField):
+    """``page``: a positive integer (or a string of digits), default 1."""
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            value = _positive_int(self.name, data, 1)
+        except UnprocessableEntity as exc:
+            raise self.invalid(exc.errors[0].removeprefix(f"{self.name} ")) from None
+        if value > MAX_PAGE:
+            raise self.invalid(f"must be at most {MAX_PAGE}")
+        return value
+
+    def value_schema(self) -> dict[str, Any]:
+        if getattr(self.root, "in_query", False):
+            return {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_PAGE,
+                "description": (
+                    "Page number (default 1). A page past the end is an empty list with "
+                    "correct totals."
+                ),
+            }
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                {"type": "string", "pattern": r"^0*[1-9][0-9]{0,6}$"},
+                EMPTY,
+            ],
+            "description": "Page number (default 1); a string of digits is accepted too.",
+        }
+
+
+class PerPageField(InputField):
+    """``per_page``: a positive integer (or a string of digits), default 25, served as at most
+    100."""
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            value = _positive_int(self.name, data, DEFAULT_PER_PAGE)
+        except UnprocessableEntity as exc:
+            raise self.invalid(exc.errors[0].removeprefix(f"{self.name} ")) from None
+        return min(value, MAX_PER_PAGE)
+
+    def value_schema(self) -> dict[str, Any]:
+        if getattr(self.root, "in_query", False):
+            return {
+                "type": "integer",
+                "minimum": 1,
+                "description": (
+                    f"Items per page (default {DEFAULT_PER_PAGE}); a larger value than "
+                    f"{MAX_PER_PAGE} is served as {MAX_PER_PAGE}."
+                ),
+            }
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^0*[1-9][0-9]*$"},
+                EMPTY,
+            ],
+            "description": (
+                f"Items per page (default {DEFAULT_PER_PAGE}; above {MAX_PER_PAGE} is served "
+                f"as {MAX_PER_PAGE}); a string of digits is accepted too."
+            ),
+        }
+
+
+def page_of(values: Mapping[str, Any]) -> PageRequest:
+    """The page an input's validated ``page`` and ``per_page`` ask for."""
+    return PageRequest(
+        page=values.get("page") or 1, per_page=values.get("per_page") or DEFAULT_PER_PAGE
+    )
 
 
 def page_request(params: Mapping[str, Any]) -> PageRequest:

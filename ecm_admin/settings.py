@@ -236,7 +236,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ecm_admin.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": [],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ecm_admin.openapi.ApiSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TokenRateThrottle"],
 }
 

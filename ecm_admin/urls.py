@@ -11,7 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("ecm_admin.health")),
     path("v1/auth/", include("accounts.urls")),
-    path("", include("ecm_admin.openapi")),  # openapi.json/.yaml, docs, redoc, their assets
+    path("", include("ecm_admin.docs")),  # openapi.json/.yaml, docs, redoc, their assets
     path(API_PREFIX, include("patients.urls")),
     path(API_PREFIX, include("care_team.urls")),
 ]

@@ -22,10 +22,10 @@ from rest_framework import serializers
 from ecm_admin.inputs import MAX_ID
 from ecm_admin.openapi import (
     BODY_ERRORS,
-    PaginationSerializer,
+    ShapeField,
     error_responses,
 )
-from ecm_admin.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
+from ecm_admin.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, Pagination
 from ecm_admin.text import SAFE_TEXT_PATTERN, UNSAFE_TEXT_CLASS
 from patients import views
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
@@ -153,7 +153,7 @@ class PatientListItemSerializer(serializers.Serializer):
 
 class PatientListSerializer(serializers.Serializer):
     patients = PatientListItemSerializer(many=True)
-    pagination = PaginationSerializer()
+    pagination = ShapeField(Pagination)
 
     class Meta:
         ref_name = "PatientList"

@@ -50,7 +50,11 @@ def methods_of(callback) -> set[str]:
     view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     if view_class is None:
         return {"GET", "POST", "PUT", "PATCH", "DELETE"}  # a function view: try them all
-    methods = {m.upper() for m in view_class.http_method_names if hasattr(view_class, m)}
+    actions = getattr(callback, "actions", None)  # a viewset's route: its methods' actions
+    if actions is not None:
+        methods = {m.upper() for m in actions}
+    else:
+        methods = {m.upper() for m in view_class.http_method_names if hasattr(view_class, m)}
     if "GET" in methods:
         methods.add("HEAD")
     if issubclass(view_class, APIView):
