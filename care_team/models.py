@@ -83,3 +83,30 @@ class LcmAssignmentHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} {self.previous_user_id}→{self.new_user_id}"
+
+
+class LeadCareManagerProfile(models.Model):
+    """What planning needs to know of a Lead Care Manager beyond the user: how much work they
+    can take (in weighted points; ``None``: ``LCM_DEFAULT_CAPACITY``) and whether they take
+    new patients now (``False``: on leave or leaving; never chosen by auto-assign or transfer).
+    A user without a row has the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="lead_care_manager_profile",
+    )
+    capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Weighted points; empty: the default capacity."
+    )
+    accepting_patients = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user"]
+        verbose_name = "Lead Care Manager capacity"
+        verbose_name_plural = "Lead Care Manager capacities"
+
+    def __str__(self) -> str:
+        return f"Capacity of user {self.user_id}"

@@ -25,14 +25,42 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be 1 or 0, got {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_weights(name: str, default: dict[str, int]) -> dict[str, int]:
+    """``key:weight`` pairs, comma-separated, for exactly the keys of ``default``
+    (``low:1,medium:2,high:3,unknown:2``); each weight an integer from 0 to 1000."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return dict(default)
+    expected = ", ".join(f"{key}:N" for key in default)
+    weights: dict[str, int] = {}
+    for item in raw.split(","):
+        key, _, value = item.strip().partition(":")
+        key = key.strip().lower()
+        try:
+            weight = int(value.strip())
+        except ValueError:
+            weight = -1
+        if key not in default or key in weights or not 0 <= weight <= 1000:
+            raise ImproperlyConfigured(
+                f"{name} must be {expected} (each key once, weights 0-1000), got {raw!r}"
+            )
+        weights[key] = weight
+    if set(weights) != set(default):
+        raise ImproperlyConfigured(f"{name} must give every one of {expected}, got {raw!r}")
+    return weights
 
 
 def env_seconds(name: str, default: float) -> float:

@@ -1,5 +1,8 @@
 """Operations shared by the apps' migrations."""
 
+from pathlib import Path
+
+from django.apps import apps as global_apps
 from django.db import migrations
 
 # Vacuum a table once 0.5 % of its rows (plus 1,000) are dead or newly inserted, instead of
@@ -34,3 +37,26 @@ def frequent_vacuum(table: str) -> migrations.RunPython:
             schema_editor.execute(f'ALTER TABLE "{table}" RESET ({names})')
 
     return migrations.RunPython(apply, revert, elidable=False)
+
+
+def postgresql_script(app_label: str, forward: str, backward: str) -> migrations.RunPython:
+    """PostgreSQL only: run ``<app>/sql/<forward>`` (and ``<backward>`` to reverse), each a
+    script of several statements (functions with ``$$`` bodies, triggers), as one simple
+    query. Other databases: nothing to do.
+
+    A script is the one definition of what it creates; a later change is a new script (a
+    migration must keep doing what it did when it was applied).
+    """
+
+    def runner(name: str):
+        def run(apps, schema_editor):
+            if schema_editor.connection.vendor != "postgresql":
+                return
+            folder = Path(global_apps.get_app_config(app_label).path) / "sql"
+            script = (folder / name).read_text()
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(script)
+
+        return run
+
+    return migrations.RunPython(runner(forward), runner(backward), elidable=False)

@@ -10,7 +10,15 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from ecm_admin.db_timeouts import session_options
-from ecm_admin.env import env_bool, env_choice, env_int, env_list, env_seconds, env_str
+from ecm_admin.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_seconds,
+    env_str,
+    env_weights,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -298,3 +306,9 @@ LOGGING = {
         "django.server": {"level": "INFO"},
     },
 }
+
+# --- care-team planning ---------------------------------------------------------------------
+ACUITY_WEIGHTS = env_weights("ACUITY_WEIGHTS", {"low": 1, "medium": 2, "high": 3, "unknown": 2})
+LCM_DEFAULT_CAPACITY = env_int("LCM_DEFAULT_CAPACITY", 60, minimum=0)
+REASSIGN_COOLDOWN_DAYS = env_int("REASSIGN_COOLDOWN_DAYS", 90, minimum=0)
+CARE_TEAM_DISTINCT_ROLES = env_bool("CARE_TEAM_DISTINCT_ROLES", True)

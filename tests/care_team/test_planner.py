@@ -3,7 +3,7 @@
 import datetime as dt
 from fractions import Fraction
 
-from care_team.planner import (
+from care_team.planning.planner import (
     ILCM,
     NO_CAPACITY,
     OLCM,

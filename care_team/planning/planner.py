@@ -306,6 +306,20 @@ def plan_rebalance(
     return plan
 
 
+class _Queues(dict):
+    """Each donor's movable patients, read from ``candidates`` when first needed (a caller
+    may load them lazily: only the donors a rebalance reaches are read)."""
+
+    def __init__(self, candidates, role, cutoff, moved):
+        super().__init__()
+        self.candidates, self.role, self.cutoff, self.moved = candidates, role, cutoff, moved
+
+    def __missing__(self, lcm_id: int) -> list[Patient]:
+        queue = _recent_first(self.candidates.get(lcm_id, ()), self.role, self.cutoff, self.moved)
+        self[lcm_id] = queue
+        return queue
+
+
 def _recent_first(
     patients: Iterable[Patient], role: str, cutoff: dt.datetime | None, moved: set
 ) -> list[Patient]:
@@ -325,7 +339,7 @@ def _recent_first(
 def _next_rebalance_move(
     loads: _Loads,
     balanced: list[Lcm],
-    queues: dict[int, list[Patient]],
+    queues: _Queues,
     mean: Fraction,
     role: str,
     rules: Rules,

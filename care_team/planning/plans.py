@@ -1,0 +1,230 @@
+"""Plans of care-team changes: what the planner is given, and how a plan is written.
+
+``care_team.planner`` decides (a pure function); this module reads its inputs from the
+database (the LCMs with their capacity and weighted load, the patients to place or move) and
+applies a plan through the care-team write core (``care_team.services``), so every move
+records the same history (with the reason), activity and audit event as a manual assignment.
+
+A plan is applied as it was shown: each patient's moves go in one item whose precondition is
+the care team the plan was made from; a patient whose oLCM or iLCM changed since is skipped
+and reported ("Care team changed since the plan was made"), nothing else fails because of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from care_team.planning import planner
+from care_team.planning.planner import ILCM, OLCM, Lcm, Move, Patient, Plan
+from care_team.planning.workload import (
+    COUNTED_STATUSES,
+    UNKNOWN,
+    Workload,
+    acuity_weights,
+    counted_patients,
+    workloads,
+)
+from care_team.selectors import active_lcms
+from care_team.services import (
+    MAX_BULK_ITEMS,
+    Assignment,
+    BulkResult,
+    bulk_assign_care_team,
+)
+from patients.selectors import ecm_patients
+
+CARE_TEAM_CHANGED = "Care team changed since the plan was made"
+
+
+@dataclass(frozen=True)
+class LcmRow:
+    """An active Lead Care Manager with their planning settings (defaults applied)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    capacity: int
+    accepting: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def lead_care_manager_rows(users: QuerySet | None = None) -> list[LcmRow]:
+    """Every active LCM (or those of ``users``), by id, with capacity and accepting."""
+    users = active_lcms() if users is None else users
+    default = settings.LCM_DEFAULT_CAPACITY
+    rows = users.order_by("id").values_list(
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "lead_care_manager_profile__capacity",
+        "lead_care_manager_profile__accepting_patients",
+    )
+    return [
+        LcmRow(
+            pk,
+            first,
+            last,
+            email,
+            capacity=default if capacity is None else capacity,
+            accepting=accepting is not False,  # no profile row: the defaults
+        )
+        for pk, first, last, email, capacity, accepting in rows
+    ]
+
+
+def current_workloads(rows: Sequence[LcmRow]) -> dict[int, Workload]:
+    return workloads(((row.id, row.capacity, row.accepting) for row in rows), counted_patients())
+
+
+def planner_lcms(
+    rows: Sequence[LcmRow], loads: Mapping[int, Workload], *, receivers: set[int] | None = None
+) -> list[Lcm]:
+    """The LCMs as the planner takes them; only ``receivers`` (when given) receive."""
+    weights = acuity_weights()
+    return [
+        Lcm(
+            id=row.id,
+            capacity=row.capacity,
+            load=loads[row.id].weighted_load(weights),
+            accepting=row.accepting,
+            receives=receivers is None or row.id in receivers,
+        )
+        for row in rows
+    ]
+
+
+def rules(**overrides) -> planner.Rules:
+    base = {
+        "distinct_roles": settings.CARE_TEAM_DISTINCT_ROLES,
+        "cooldown": dt.timedelta(days=settings.REASSIGN_COOLDOWN_DAYS),
+        "now": timezone.now(),
+    }
+    return planner.Rules(**{**base, **overrides})
+
+
+# --- patients -------------------------------------------------------------------------------
+
+_FIELDS = (
+    "id",
+    "ecm_eligibility_information__acuity_level",
+    "case_load__olcm_id",
+    "case_load__ilcm_id",
+    "case_load__olcm_assigned_at",
+    "case_load__ilcm_assigned_at",
+)
+
+
+def _patients(rows: Iterable[tuple]) -> list[Patient]:
+    weights = acuity_weights()
+    return [
+        Patient(
+            id=pk,
+            weight=weights[acuity or UNKNOWN],
+            olcm=olcm,
+            ilcm=ilcm,
+            olcm_assigned_at=olcm_at,
+            ilcm_assigned_at=ilcm_at,
+        )
+        for pk, acuity, olcm, ilcm, olcm_at, ilcm_at in rows
+    ]
+
+
+def counted(patients: QuerySet | None = None) -> QuerySet:
+    """ECM patients whose record status counts toward a caseload."""
+    patients = ecm_patients() if patients is None else patients
+    return patients.filter(
+        ecm_eligibility_information__member_record_status__in=list(COUNTED_STATUSES)
+    )
+
+
+def patients_missing(roles: Sequence[str], patients: QuerySet | None = None) -> list[Patient]:
+    """Counted patients (of ``patients``, e.g. a filtered list) lacking any of ``roles``."""
+    missing = Q()
+    for role in roles:
+        missing |= Q(case_load__isnull=True) | Q(**{f"case_load__{role}__isnull": True})
+    rows = counted(patients).filter(missing).order_by().values_list(*_FIELDS)
+    return _patients(rows)
+
+
+def patients_of(user_id: int, roles: Sequence[str], *, only_counted: bool = False) -> list[Patient]:
+    """The patients whose oLCM or iLCM (of ``roles``) is ``user_id``."""
+    held = Q()
+    for role in roles:
+        held |= Q(**{f"case_load__{role}_id": user_id})
+    patients = counted() if only_counted else ecm_patients()
+    return _patients(patients.filter(held).order_by().values_list(*_FIELDS))
+
+
+def rebalance_candidates(donors: Iterable[int], role: str, per_donor: int) -> dict[int, list]:
+    """For each donor, its counted patients in ``role``, at most ``per_donor`` of the most
+    recently assigned among those past the cooldown (the ones a rebalance may take)."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.REASSIGN_COOLDOWN_DAYS)
+    out: dict[int, list[Patient]] = {}
+    for donor in donors:
+        rows = (
+            counted()
+            .filter(
+                **{
+                    f"case_load__{role}_id": donor,
+                    f"case_load__{role}_assigned_at__lte": cutoff,
+                }
+            )
+            .order_by(f"-case_load__{role}_assigned_at", "-id")
+            .values_list(*_FIELDS)[:per_donor]
+        )
+        out[donor] = _patients(rows)
+    return out
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def assignments(plan: Plan, *, reason: str) -> list[Assignment]:
+    """One item per patient with moves, in the order of its first move: the new holders,
+    and as precondition the holders the plan moved them from."""
+    by_patient: dict[int, dict[str, Move]] = {}
+    for move in plan.moves:
+        by_patient.setdefault(move.patient_id, {})[move.role] = move
+    items = []
+    for patient_id, moves in by_patient.items():
+        expected = tuple((role, move.from_user_id) for role, move in sorted(moves.items()))
+        items.append(
+            Assignment(
+                patient_id=patient_id,
+                olcm_user_id=moves[OLCM].to_user_id if OLCM in moves else None,
+                ilcm_user_id=moves[ILCM].to_user_id if ILCM in moves else None,
+                reason=reason,
+                expected=expected,
+            )
+        )
+    return items
+
+
+def apply_plan(
+    plan: Plan, *, actor, reason: str, default_actor_name: str = "Care-team planning"
+) -> tuple[list[Assignment], BulkResult]:
+    """Write the plan through the care-team write core, ``MAX_BULK_ITEMS`` patients per
+    transaction; returns the items and their results (in the same order)."""
+    items = assignments(plan, reason=reason)
+    errors: list[list[str]] = []
+    invalid = 0
+    for start in range(0, len(items), MAX_BULK_ITEMS):
+        result = bulk_assign_care_team(
+            assignments=items[start : start + MAX_BULK_ITEMS],
+            actor=actor,
+            default_actor_name=default_actor_name,
+        )
+        errors.extend(result.errors)
+        invalid += result.invalid_count
+    return items, BulkResult(errors=errors, invalid_count=invalid, written=True)

@@ -1,0 +1,12 @@
+DROP TRIGGER care_team_eligibility_deleted ON patients_ecmeligibilityinformation;
+DROP TRIGGER care_team_eligibility_updated ON patients_ecmeligibilityinformation;
+DROP TRIGGER care_team_eligibility_inserted ON patients_ecmeligibilityinformation;
+DROP TRIGGER care_team_caseload_deleted ON care_team_caseload;
+DROP TRIGGER care_team_caseload_updated ON care_team_caseload;
+DROP TRIGGER care_team_caseload_inserted ON care_team_caseload;
+DROP FUNCTION care_team_workload_rebuild();
+DROP FUNCTION care_team_eligibility_written();
+DROP FUNCTION care_team_caseload_written();
+DROP FUNCTION care_team_workload_compact(bigint[]);
+DROP FUNCTION care_team_counted(text);
+DROP TABLE care_team_workloadcount;
