@@ -48,6 +48,7 @@ LCM_REQUIRED = "At least one of olcm_user_id or ilcm_user_id must be provided"
 ROLE_INVALID = "role must be one of: olcm, ilcm"
 REASON_TOO_LONG = f"reason must be at most {MAX_REASON_LENGTH} characters"
 NOT_APPLIED = "Not applied: the request is atomic and another item failed"
+CARE_TEAM_CHANGED = "Care team changed since the plan was made"
 
 _CASE_LOAD_FIELDS = [
     "provider",
@@ -80,6 +81,9 @@ class Assignment:
     ilcm_user_id: int | None = None
     provider_id: int | None = None
     reason: str = ""
+    # A precondition: (role, user id or None) the patient's care team must still hold (a
+    # planned move applies only to the care team it was planned from).
+    expected: tuple[tuple[str, int | None], ...] = ()
 
     def roles(self) -> list[tuple[str, int]]:
         """``(role, user id)`` for every role this item sets, in the order they are applied."""
@@ -169,6 +173,14 @@ class _Batch:
             return NotFound(PATIENT_NOT_FOUND)
         if item.olcm_user_id is None and item.ilcm_user_id is None:
             return UnprocessableEntity(LCM_REQUIRED)
+        if item.expected:
+            case_load = self.case_loads.get(item.patient_id)
+            holders = {
+                role: getattr(case_load, f"{role}_id", None) if case_load else None
+                for role, _ in item.expected
+            }
+            if any(holders[role] != user_id for role, user_id in item.expected):
+                return UnprocessableEntity(CARE_TEAM_CHANGED)
         errors = []
         for role, user_id in item.roles():
             user = self.users.get(user_id)

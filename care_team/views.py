@@ -21,6 +21,7 @@ from care_team.inputs import (
     assignment,
     bulk_items,
 )
+from care_team.planning.views import PlanningActions
 from care_team.serializers import (
     BulkAssignAtomicFailure,
     BulkAssignResult,
@@ -94,8 +95,10 @@ UPDATED = "Lead Care Manager assignment updated successfully"
 REMOVED = "Lead Care Manager assignment removed successfully"
 
 
-class LeadCareManagerViewSet(viewsets.ViewSet):
-    """``/lead_care_managers``: the list, single and bulk assignment."""
+class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
+    """``/lead_care_managers``: the list, single and bulk assignment, and planning."""
+
+    lookup_value_regex = "[^/]+"
 
     @extend_schema(
         operation_id="lead_care_managers_list",

@@ -18,7 +18,9 @@ paging) means "not given" unless the field says otherwise. Unknown keys are refu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
 from typing import Any, ClassVar
 
 from rest_framework import serializers
@@ -337,3 +339,72 @@ class Input(serializers.Serializer):
             return cls().run_validation(data)
         except serializers.ValidationError as exc:
             raise UnprocessableEntity(flatten(exc.detail)) from None
+
+
+class IntegerField(InputField):
+    """An integer from ``minimum`` to ``maximum`` (a JSON integer, or a string of digits)."""
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: Any):
+        self.minimum, self.maximum = minimum, maximum
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            value = None
+        elif isinstance(data, int):
+            value = data
+        elif isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
+            value = int(data.strip())
+        else:
+            value = None
+        if value is None or not self.minimum <= value <= self.maximum:
+            raise self.invalid(f"must be an integer from {self.minimum} to {self.maximum}")
+        return value
+
+    def value_schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
+
+
+class NumberField(InputField):
+    """A number from ``minimum`` to ``maximum``, read exactly (as a decimal fraction)."""
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: Any):
+        self.minimum, self.maximum = minimum, maximum
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Fraction:
+        value = None
+        if isinstance(data, (int, float)) and not isinstance(data, bool) and math.isfinite(data):
+            value = Fraction(str(data))
+        if value is None or not self.minimum <= value <= self.maximum:
+            raise self.invalid(f"must be a number from {self.minimum} to {self.maximum}")
+        return value
+
+    def value_schema(self) -> dict[str, Any]:
+        return {"type": "number", "minimum": self.minimum, "maximum": self.maximum}
+
+
+class IdListField(InputField):
+    """A JSON array of at most ``max_length`` distinct ids (order kept)."""
+
+    blank_is_missing = False
+
+    def __init__(self, *, max_length: int, **kwargs: Any):
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[int]:
+        if not isinstance(data, list):
+            raise self.invalid("must be an array of ids")
+        if len(data) > self.max_length:
+            raise self.invalid(f"must have at most {self.max_length} items")
+        ids: list[int] = []
+        for value in data:
+            try:
+                ids.append(parse_id(self.name, value))
+            except UnprocessableEntity:
+                raise self.invalid("must be an array of positive integer ids") from None
+        return list(dict.fromkeys(ids))
+
+    def value_schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": dict(ID_SCHEMA), "maxItems": self.max_length}

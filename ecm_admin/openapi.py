@@ -64,21 +64,19 @@ def described(shape_or_serializer: Any) -> Any:
 
 
 def response(
-    shape: Any, description: str, name: str, value: dict, *, status: int | None = None
+    shape: Any,
+    description: str,
+    name: str | None = None,
+    value: dict | None = None,
+    *,
+    status: int | None = None,
 ) -> OpenApiResponse:
-    """A documented response: its shape and one example."""
-    return OpenApiResponse(
-        described(shape),
-        description=description,
-        examples=[
-            OpenApiExample(
-                name,
-                value=value,
-                response_only=True,
-                **({"status_codes": [str(status)]} if status else {}),
-            )
-        ],
-    )
+    """A documented response: its shape and, when given, one example."""
+    examples = []
+    if name is not None:
+        extra = {"status_codes": [str(status)]} if status else {}
+        examples.append(OpenApiExample(name, value=value, response_only=True, **extra))
+    return OpenApiResponse(described(shape), description=description, examples=examples)
 
 
 def query_parameters(input_class: type[Input], *, note: str = "") -> list[OpenApiParameter]:

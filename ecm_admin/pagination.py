@@ -194,3 +194,17 @@ def paginate(
             "per_page": request.per_page,
         },
     }
+
+
+def paginate_list(items: list[Any], request: PageRequest, plural: str) -> dict:
+    """The envelope of a page of ``items``, a list already rendered and ordered in full."""
+    total = len(items)
+    return {
+        plural: items[request.offset : request.offset + request.per_page],
+        "pagination": {
+            "current_page": request.page,
+            "total_pages": math.ceil(total / request.per_page) if total else 0,
+            "total_count": total,
+            "per_page": request.per_page,
+        },
+    }

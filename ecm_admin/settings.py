@@ -280,6 +280,8 @@ SPECTACULAR_SETTINGS = {
         "MemberRecordStatusEnum": "patients.choices.MemberRecordStatus",
         "GenderEnum": "patients.choices.Gender",
         "BulkAssignResultStatusEnum": ["success", "failed"],
+        "RoleEnum": ["olcm", "ilcm"],
+        "PlannedRolesEnum": ["olcm", "ilcm", "both"],
     },
 }
 

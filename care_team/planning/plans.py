@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from care_team.planning import planner
@@ -38,8 +40,6 @@ from care_team.services import (
     bulk_assign_care_team,
 )
 from patients.selectors import ecm_patients
-
-CARE_TEAM_CHANGED = "Care team changed since the plan was made"
 
 
 @dataclass(frozen=True)
@@ -166,27 +166,6 @@ def patients_of(user_id: int, roles: Sequence[str], *, only_counted: bool = Fals
     return _patients(patients.filter(held).order_by().values_list(*_FIELDS))
 
 
-def rebalance_candidates(donors: Iterable[int], role: str, per_donor: int) -> dict[int, list]:
-    """For each donor, its counted patients in ``role``, at most ``per_donor`` of the most
-    recently assigned among those past the cooldown (the ones a rebalance may take)."""
-    cutoff = timezone.now() - dt.timedelta(days=settings.REASSIGN_COOLDOWN_DAYS)
-    out: dict[int, list[Patient]] = {}
-    for donor in donors:
-        rows = (
-            counted()
-            .filter(
-                **{
-                    f"case_load__{role}_id": donor,
-                    f"case_load__{role}_assigned_at__lte": cutoff,
-                }
-            )
-            .order_by(f"-case_load__{role}_assigned_at", "-id")
-            .values_list(*_FIELDS)[:per_donor]
-        )
-        out[donor] = _patients(rows)
-    return out
-
-
 # --- applying --------------------------------------------------------------------------------
 
 
@@ -228,3 +207,72 @@ def apply_plan(
         errors.extend(result.errors)
         invalid += result.invalid_count
     return items, BulkResult(errors=errors, invalid_count=invalid, written=True)
+
+
+def _rebalance_candidates(
+    patients: QuerySet, donors: Sequence[int], role: str, per_donor: int
+) -> dict[int, list[Patient]]:
+    """For each donor, at most ``per_donor`` of its counted patients (among ``patients``) in
+    ``role``, the most recently assigned first among those past the cooldown: one query."""
+    if not donors:
+        return {}
+    cutoff = timezone.now() - dt.timedelta(days=settings.REASSIGN_COOLDOWN_DAYS)
+    holder, assigned = f"case_load__{role}_id", f"case_load__{role}_assigned_at"
+    rows = (
+        counted(patients)
+        .filter(**{f"{holder}__in": list(donors), f"{assigned}__lte": cutoff})
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F(holder)], order_by=[F(assigned).desc(), F("id").desc()]
+            )
+        )
+        .filter(rank__lte=per_donor)
+        .order_by()
+        .values_list(*_FIELDS)
+    )
+    out: dict[int, list[Patient]] = {}
+    for patient in _patients(rows):
+        out.setdefault(patient.holder(role), []).append(patient)
+    return out
+
+
+def _donors(lcms: Sequence[Lcm], plan: Plan) -> list[int]:
+    """The LCMs a rebalance may take from: accepting, with a capacity, above the mean
+    utilization after ``plan``'s moves (the candidates of the others are never read)."""
+    after = {lcm_id: utilization for lcm_id, _, utilization in plan.after.loads}
+    balanced = [lcm for lcm in lcms if lcm.accepting and lcm.capacity > 0]
+    if not balanced:
+        return []
+    mean = sum((after[lcm.id] for lcm in balanced), Fraction(0)) / len(balanced)
+    return [lcm.id for lcm in balanced if after[lcm.id] > mean]
+
+
+def plan_auto_assign(
+    *,
+    roles: Sequence[str],
+    mode: str,
+    patients: QuerySet,
+    receivers: set[int] | None,
+    max_moves: int,
+    tolerance: Fraction,
+    limit: int | None,
+) -> Plan:
+    """A fill of the counted ``patients`` missing ``roles`` (at most ``limit``), then with
+    ``mode="rebalance"`` at most ``max_moves`` moves between LCMs, role by role."""
+    rows = lead_care_manager_rows()
+    lcms = planner_lcms(rows, current_workloads(rows), receivers=receivers)
+    the_rules = rules(max_moves=max_moves, tolerance=tolerance)
+    plan = planner.plan_fill(
+        patients_missing(roles, patients), lcms, roles=roles, rules=the_rules, limit=limit
+    )
+    if mode != "rebalance":
+        return plan
+    for role in roles:
+        budget = max_moves - sum(1 for move in plan.moves if move.from_user_id is not None)
+        if budget <= 0:
+            break
+        candidates = _rebalance_candidates(patients, _donors(lcms, plan), role, budget)
+        plan = planner.plan_rebalance(
+            candidates, lcms, role=role, rules=replace(the_rules, max_moves=budget), plan=plan
+        )
+    return plan
