@@ -377,3 +377,44 @@ def _next_rebalance_move(
 def utilization_value(value: Fraction | None) -> float | None:
     """A utilization as the API shows it: 2 decimals, or ``None``."""
     return None if value is None else round(float(value), 2)
+
+
+def plan_transfer_to(
+    patients: Iterable[Patient],
+    lcms: Iterable[Lcm],
+    *,
+    source: int,
+    target: int,
+    roles: Sequence[str],
+    rules: Rules,
+    limit: int | None = None,
+) -> Plan:
+    """Move every role in ``roles`` that ``source`` holds to ``target`` (named by a person,
+    so capacity does not stop it: the moves say when it goes past capacity), heaviest first,
+    at most ``limit`` patients. With ``distinct_roles`` a patient whose other role ``target``
+    already holds is unplaced."""
+    loads = _Loads(lcms)
+    plan = Plan(before=loads.snapshot())
+    ordered = heaviest_first(patients)
+    if limit is not None and len(ordered) > limit:
+        plan.remaining_count = len(ordered) - limit
+        ordered = ordered[:limit]
+    for patient in ordered:
+        for role in roles:
+            if patient.holder(role) != source:
+                continue
+            other = patient.holder(ILCM if role == OLCM else OLCM)
+            if rules.distinct_roles and other == target:
+                label = ROLE_LABELS[ILCM if role == OLCM else OLCM]
+                error = f"user {target} is already this patient's {label}"
+                plan.unplaced.append(Unplaced(patient.id, role, (error,)))
+                continue
+            after = loads.lcms[target].utilization(loads.load[target] + patient.weight)
+            why = _why(role, loads, target, patient.weight, "transfer to the named")
+            if after is not None and after > 1:
+                why += ", past capacity"
+            plan.moves.append(Move(patient.id, role, source, target, patient.weight, why))
+            loads.shift(source, -patient.weight)
+            loads.shift(target, patient.weight)
+    plan.after = loads.snapshot()
+    return plan

@@ -163,3 +163,19 @@ def test_the_same_inputs_give_the_same_plan():
         list(reversed(patients)), list(reversed(lcms)), roles=[OLCM, ILCM], rules=RULES
     )
     assert first.moves == second.moves and first.unplaced == second.unplaced
+
+
+def test_transfer_to_a_named_lcm_takes_every_role_and_may_pass_capacity():
+    from care_team.planning.planner import plan_transfer_to
+
+    lcms = [Lcm(1, capacity=10, load=6), Lcm(2, capacity=4, load=3), Lcm(3, capacity=10, load=0)]
+    patients = [
+        Patient(1, weight=2, olcm=1, ilcm=3),
+        Patient(2, weight=1, olcm=3, ilcm=1),
+        Patient(3, weight=3, olcm=1, ilcm=2),  # 2 is its iLCM already
+    ]
+    plan = plan_transfer_to(patients, lcms, source=1, target=2, roles=[OLCM, ILCM], rules=RULES)
+    assert targets(plan) == [(1, OLCM, 2), (2, ILCM, 2)]
+    assert [(u.patient_id, u.role) for u in plan.unplaced] == [(3, OLCM)]
+    assert plan.moves[0].why == "transfer to the named oLCM (0.75 → 1.25), past capacity"
+    assert dict((i, load) for i, load, _ in plan.after.loads) == {1: 3, 2: 6, 3: 0}
