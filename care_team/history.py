@@ -20,6 +20,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db import connection
+
+from accounts.models import User
+from care_team.models import LcmAssignmentHistory
+from ecm_admin.statements import Select
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -58,3 +64,97 @@ def holder_at(
     if known and current_assigned_at <= at:
         return Held(current_user_id, current_assigned_at)
     return NOBODY
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+HISTORY_TABLES = {"h": LcmAssignmentHistory, "pu": User, "nu": User}
+_HISTORY_PAGE = Select(
+    "SELECT {columns} FROM care_team_lcmassignmenthistory h"
+    " LEFT JOIN accounts_user pu ON pu.id = h.previous_user_id"
+    " LEFT JOIN accounts_user nu ON nu.id = h.new_user_id"
+    " WHERE h.patient_id = %s ORDER BY h.created_at DESC, h.id DESC LIMIT %s OFFSET %s",
+    tables=HISTORY_TABLES,
+    columns=[
+        "h.id",
+        "h.role",
+        "h.previous_user_id",
+        "pu.first_name",
+        "pu.last_name",
+        "h.new_user_id",
+        "nu.first_name",
+        "nu.last_name",
+        "h.acted_by_name",
+        "h.reason",
+        "h.created_at",
+    ],
+)
+_HISTORY_COUNT = "SELECT count(*) FROM care_team_lcmassignmenthistory WHERE patient_id = %s"
+_ENTRIES = Select(
+    "SELECT {columns} FROM care_team_lcmassignmenthistory h WHERE h.patient_id = %s",
+    tables={"h": LcmAssignmentHistory},
+    columns=["h.id", "h.role", "h.previous_user_id", "h.new_user_id", "h.created_at"],
+)
+_USERS = Select(
+    "SELECT {columns} FROM accounts_user u WHERE u.id IN ({ids})",
+    tables={"u": User},
+    columns=["u.id", "u.first_name", "u.last_name", "u.email"],
+)
+
+
+def history_page(patient_id: int, offset: int, limit: int) -> tuple[list[dict], int]:
+    """A page of the patient's assignment history, newest first, and how many entries there
+    are: two queries, both on the (patient, created_at) index."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_COUNT, [patient_id])
+        total = cursor.fetchone()[0]
+    if offset >= total:
+        return [], total
+    return _HISTORY_PAGE.dicts([patient_id, limit, offset]), total
+
+
+# The columns of ``care_team.selectors.patient_care_team`` each role's holder fills.
+_ROLE_COLUMNS = {
+    "olcm": ("c.olcm_id", "c.olcm_assigned_at", "ou"),
+    "ilcm": ("c.ilcm_id", "c.ilcm_assigned_at", "iu"),
+    "provider": ("c.provider_id", "c.provider_assigned_at", "pu"),
+}
+
+
+def care_team_at(row: dict, at: dt.datetime) -> dict:
+    """The care-team row of ``patient_care_team`` as it stood at ``at``: each role's holder
+    from the history (``holder_at``), the case load absent if it was made later. Two more
+    queries at most (the patient's entries, the users who held a role then)."""
+    if row["c.id"] is None or row["c.created_at"] > at:
+        return {**row, "c.id": None}
+    entries = [Entry(**_entry(values)) for values in _ENTRIES.dicts([row["p.id"]])]
+    held = {
+        role: holder_at(
+            [entry for entry in entries if entry.role == role],
+            current_user_id=row[user_column],
+            current_assigned_at=row[at_column],
+            at=at,
+        )
+        for role, (user_column, at_column, _) in _ROLE_COLUMNS.items()
+    }
+    wanted = {h.user_id for h in held.values() if h.user_id is not None}
+    users = {user["u.id"]: user for user in _USERS.dicts(ids=sorted(wanted))} if wanted else {}
+    out = dict(row)
+    for role, (user_column, at_column, alias) in _ROLE_COLUMNS.items():
+        holder = held[role]
+        user = users.get(holder.user_id, {})
+        out[user_column] = holder.user_id
+        out[at_column] = holder.assigned_at
+        for name in ("first_name", "last_name", "email"):
+            out[f"{alias}.{name}"] = user.get(f"u.{name}")
+    return out
+
+
+def _entry(values: dict) -> dict:
+    return {
+        "id": values["h.id"],
+        "role": values["h.role"],
+        "previous_user_id": values["h.previous_user_id"],
+        "new_user_id": values["h.new_user_id"],
+        "created_at": values["h.created_at"],
+    }

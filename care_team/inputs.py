@@ -11,6 +11,7 @@ from ecm_admin.inputs import (
     ChoiceField,
     IdField,
     Input,
+    InstantField,
     ObjectList,
     TextField,
 )
@@ -115,3 +116,22 @@ def bulk_items(values: dict[str, Any]) -> list[tuple[Any, Assignment | InvalidIt
         else:
             entries.append((None, InvalidItem(("Each assignment must be a JSON object",))))
     return entries
+
+
+class CareTeamQuery(Input):
+    """``GET /patients/{patient_id}/lead_care_managers``."""
+
+    in_query = True
+    accepts_unknown_keys = True
+
+    as_of = InstantField(help_text="The care team as it stood at this instant.")
+
+
+class HistoryQuery(Input):
+    """``GET /patients/{patient_id}/lead_care_managers/history``."""
+
+    in_query = True
+    accepts_unknown_keys = True
+
+    page = PageField()
+    per_page = PerPageField()

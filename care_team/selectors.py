@@ -122,6 +122,8 @@ _CARE_TEAM = Select(
         "c.ilcm_id",
         "c.olcm_assigned_at",
         "c.ilcm_assigned_at",
+        "c.provider_assigned_at",
+        "c.created_at",
         *(
             f"{user}.{name}"
             for user in ("pu", "ou", "iu")

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from accounts.models import User
+from care_team.choices import CareTeamRole
 from care_team.models import CaseLoad as CaseLoadModel
 from care_team.services import BulkResult
 from ecm_admin.formats import full_name, iso_timestamp
@@ -71,6 +72,26 @@ class PatientLeadCareManagers(TypedDict):
     patient_id: int
     patient_name: str
     case_load: Annotated[CareTeamCaseLoad | None, Spec("`null` when the patient has no case load.")]
+
+
+class HistoryUser(TypedDict):
+    id: int
+    name: str
+
+
+class AssignmentHistoryEntry(TypedDict):
+    id: int
+    role: CareTeamRole
+    previous_user: Annotated[HistoryUser | None, Spec("`null`: nobody held the role.")]
+    new_user: Annotated[HistoryUser | None, Spec("`null`: the role was removed.")]
+    acted_by: Annotated[str, Spec("Who made the change (a user's name, or the process).")]
+    reason: str | None
+    created_at: dt.datetime
+
+
+class AssignmentHistory(TypedDict):
+    assignment_history: Annotated[list[AssignmentHistoryEntry], Spec("Newest first.")]
+    pagination: Pagination
 
 
 class BulkAssignResultItem(TypedDict):
@@ -190,3 +211,23 @@ def bulk_failure_sentence(result: BulkResult) -> str:
         f"Bulk assignment failed: {result.invalid_count} of {total} items are invalid; "
         "nothing was written"
     )
+
+
+def _history_user(row: dict, key: str, alias: str) -> HistoryUser | None:
+    user_id = row[key]
+    if user_id is None:
+        return None
+    return {"id": user_id, "name": full_name(row[f"{alias}.first_name"], row[f"{alias}.last_name"])}
+
+
+def render_history_entry(row: dict) -> AssignmentHistoryEntry:
+    """A row of ``care_team.history.history_page``."""
+    return {
+        "id": row["h.id"],
+        "role": row["h.role"],
+        "previous_user": _history_user(row, "h.previous_user_id", "pu"),
+        "new_user": _history_user(row, "h.new_user_id", "nu"),
+        "acted_by": row["h.acted_by_name"],
+        "reason": row["h.reason"] or None,
+        "created_at": iso_timestamp(row["h.created_at"]),
+    }

@@ -12,10 +12,12 @@ from rest_framework.response import Response
 
 from audit.models import Action
 from audit.services import record_patients
-from care_team import examples, selectors
+from care_team import examples, history, selectors
 from care_team.inputs import (
     AssignmentInput,
     BulkAssignInput,
+    CareTeamQuery,
+    HistoryQuery,
     LeadCareManagerListQuery,
     RemovalInput,
     assignment,
@@ -23,6 +25,7 @@ from care_team.inputs import (
 )
 from care_team.planning.views import PlanningActions
 from care_team.serializers import (
+    AssignmentHistory,
     BulkAssignAtomicFailure,
     BulkAssignResult,
     LeadCareManagerAssignResult,
@@ -31,6 +34,7 @@ from care_team.serializers import (
     bulk_failure_sentence,
     render_bulk_result,
     render_case_load,
+    render_history_entry,
     render_lead_care_manager,
     render_patient_care_team,
 )
@@ -55,6 +59,7 @@ from ecm_admin.openapi import (
     response,
 )
 from ecm_admin.pagination import page_of, paginate
+from patients.selectors import ecm_patients
 
 TAG = "Lead Care Managers"
 ASSIGN_DESCRIPTION = (
@@ -255,14 +260,20 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
         return Response(body)
 
 
-class PatientLeadCareManagersView(viewsets.ViewSet):
-    """A patient's care team."""
+class PatientCareTeamActions:
+    """The care-team routes under a patient: ``lead_care_managers`` (now, or ``as_of`` an
+    instant) and its ``history``. Actions of the patient viewset."""
 
     @extend_schema(
         operation_id="patients_lead_care_managers",
         summary="Get a patient's Lead Care Managers",
+        description=(
+            "The patient's care team now or, with `as_of`, as it stood at that instant "
+            "(reconstructed from the assignment history; a role whose holder then is not "
+            "recorded is `null`, never guessed)."
+        ),
         tags=[TAG],
-        parameters=[PATIENT_ID],
+        parameters=[PATIENT_ID, CareTeamQuery],
         responses={
             200: response(
                 PatientLeadCareManagers,
@@ -273,10 +284,53 @@ class PatientLeadCareManagersView(viewsets.ViewSet):
             **error_responses(404, 422, e404=[PATIENT_NOT_FOUND]),
         },
     )
-    def retrieve(self, request, patient_id: str):
+    @action(detail=True, methods=["get"], url_path="lead_care_managers")
+    def lead_care_managers(self, request, patient_id: str):
         pk = parse_id("patient_id", patient_id)
+        query = CareTeamQuery.parse(request.query_params)
         record_patients(request, Action.READ_DETAIL, [pk])
-        patient = selectors.patient_care_team(pk)
-        if patient is None:
+        row = selectors.patient_care_team(pk)
+        if row is None:
             raise NotFound(PATIENT_NOT_FOUND)
-        return Response(render_patient_care_team(patient))
+        if "as_of" in query:
+            row = history.care_team_at(row, query["as_of"])
+        return Response(render_patient_care_team(row))
+
+    @extend_schema(
+        operation_id="patients_lead_care_managers_history",
+        summary="A patient's assignment history",
+        description="Every change of the patient's oLCM, iLCM and provider, newest first.",
+        tags=[TAG],
+        parameters=[PATIENT_ID, HistoryQuery],
+        responses={
+            200: response(AssignmentHistory, "A page of the history."),
+            **error_responses(404, 422, e404=[PATIENT_NOT_FOUND]),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="lead_care_managers/history")
+    def lead_care_managers_history(self, request, patient_id: str):
+        pk = parse_id("patient_id", patient_id)
+        page = page_of(HistoryQuery.parse(request.query_params))
+        record_patients(request, Action.READ_DETAIL, [pk])
+        if not ecm_patients().filter(pk=pk).exists():
+            raise NotFound(PATIENT_NOT_FOUND)
+        rows, total = history.history_page(pk, page.offset, page.per_page)
+        return Response(
+            paginate(
+                None,
+                page,
+                "assignment_history",
+                render_history_entry,
+                count=total,
+                page_ids=[row["h.id"] for row in rows],
+                load=lambda ids: rows,
+                row_id=lambda row: row["h.id"],
+            )
+        )
+
+
+class PatientCareTeamViewSet(PatientCareTeamActions, viewsets.ViewSet):
+    """The patient's care-team routes, until the patient routes are a viewset of their own."""
+
+    lookup_url_kwarg = "patient_id"
+    lookup_value_regex = "[^/]+"

@@ -18,6 +18,7 @@ paging) means "not given" unless the field says otherwise. Unknown keys are refu
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -408,3 +409,31 @@ class IdListField(InputField):
 
     def value_schema(self) -> dict[str, Any]:
         return {"type": "array", "items": dict(ID_SCHEMA), "maxItems": self.max_length}
+
+
+class InstantField(InputField):
+    """An instant: an ISO 8601 timestamp (``2025-03-01T12:00:00Z``; without a time zone, UTC),
+    or a date (``2025-03-01``), which means the end of that day, UTC. A ``+`` of an offset
+    left unencoded in a query string arrives as a space, and is read as the ``+`` it was."""
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        text = data.strip() if isinstance(data, str) else None
+        try:
+            if text is None or len(text) < 10:
+                raise ValueError
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+            instant = dt.datetime.fromisoformat(text[:10] + text[10:].replace(" ", "+"))
+        except ValueError:
+            raise self.invalid("must be a date (YYYY-MM-DD) or an ISO 8601 timestamp") from None
+        return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+    def value_schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "description": (
+                "An ISO 8601 timestamp (UTC unless it says its offset), or a date (YYYY-MM-DD: "
+                "the end of that day, UTC)."
+            ),
+        }
