@@ -8,6 +8,8 @@ return (``care_team.serializers``).
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import SkipField
 from rest_framework.response import Response
 
 from audit.models import Action
@@ -46,8 +48,8 @@ from care_team.services import (
     bulk_assign_care_team,
     remove_lcm,
 )
-from ecm_admin.exceptions import NotFound
-from ecm_admin.inputs import parse_id
+from ecm_admin.exceptions import NotFound, UnprocessableEntity
+from ecm_admin.inputs import parse_id, unknown_keys_sentence
 from ecm_admin.openapi import (
     BODY_ERRORS,
     PATIENT_ID,
@@ -98,6 +100,37 @@ def _assign_schema(method: str, summary: str, message: str, request_example: dic
 ASSIGNED = "Lead Care Manager assigned successfully"
 UPDATED = "Lead Care Manager assignment updated successfully"
 REMOVED = "Lead Care Manager assignment removed successfully"
+
+
+def _removal(request) -> dict:
+    """The input of ``DELETE /lead_care_managers/assign``: the JSON body, or the query string
+    when there is no body (some clients cannot send a DELETE body). With a body, query
+    parameters beside it may only repeat it (the same value once read: ``patient_id=7`` agrees
+    with ``"patient_id": 7``); one that differs, or that the body lacks, is 422, since which of
+    the two counts would be a guess."""
+    query = request.query_params.dict()
+    if request.stream is None:
+        return RemovalInput.parse(query)
+    values = RemovalInput.parse(request.data)
+    if query:
+        fields = RemovalInput().fields
+        unknown = sorted(key for key in query if key not in fields)
+        if unknown:
+            raise UnprocessableEntity([unknown_keys_sentence(unknown, "the query string")])
+        errors = []
+        for key, field in fields.items():
+            if key not in query:
+                continue
+            body_value = values.get(key, field.missing_value())
+            try:
+                agrees = field.run_validation(query[key]) == body_value
+            except (ValidationError, SkipField):
+                agrees = False
+            if not agrees:
+                errors.append(f"{key} in the query string does not match the body")
+        if errors:
+            raise UnprocessableEntity(errors)
+    return values
 
 
 class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
@@ -155,12 +188,14 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
         summary="Remove a Lead Care Manager assignment",
         description=(
             "`patient_id` and `role` come from the JSON body, or from the query string when "
-            "there is no body (some clients cannot send a DELETE body). Missing or bad `role`: "
-            '422. No such patient: 404. The role is not assigned: 404 "Patient has no oLCM '
-            'assigned" (or iLCM).'
+            "there is no body (some clients cannot send a DELETE body). With a body, query "
+            "parameters may only repeat it: one that differs from the body (once read: "
+            '`patient_id=7` agrees with `"patient_id": 7`) or that the body lacks is 422. '
+            "Missing or bad `role`: 422. No such patient: 404. The role is not assigned: 404 "
+            '"Patient has no oLCM assigned" (or iLCM).'
         ),
         tags=[TAG],
-        parameters=query_parameters(RemovalInput, note="only without a body"),
+        parameters=query_parameters(RemovalInput, note="with a body: the same as in it"),
         request=RemovalInput,
         examples=[
             OpenApiExample("Remove", value={"patient_id": 123, "role": "olcm"}, request_only=True)
@@ -194,9 +229,7 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
         return Response({"message": message, "case_load": render_case_load(case_load)})
 
     def _remove(self, request):
-        # Some clients cannot send a DELETE body; then the query string carries the input.
-        data = request.data if request.stream is not None else request.query_params.dict()
-        values = RemovalInput.parse(data)
+        values = _removal(request)
         patient_id = values["patient_id"]
         record_patients(request, Action.UNASSIGN, [patient_id])
         remove_lcm(
@@ -214,7 +247,10 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
             f"1 to {MAX_BULK_ITEMS} assignments, each as the single assign. Each item succeeds "
             "or fails on its own and does not undo others; the same patient twice: the later "
             'wins. With `"atomic": true` any failure writes nothing and the answer is 422 with '
-            "every item's result and `errors`."
+            "every item's result and `errors`. A body holding text the service does not accept "
+            "(a NUL, an unpaired surrogate...) is malformed, not an item that fails: the whole "
+            "request is 422 (`assignments[3].reason must not contain NUL characters`), nothing "
+            "is written."
         ),
         tags=[TAG],
         request=BulkAssignInput,
@@ -235,8 +271,9 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
                     serializers=[described(Errors), described(BulkAssignAtomicFailure)],
                     resource_type_field_name=None,
                 ),
-                "The body is not a valid bulk request (`Errors`), or an atomic request had a "
-                "failing item and nothing was written (`BulkAssignAtomicFailure`).",
+                "The body is not a valid bulk request, or holds text the service does not "
+                "accept, anywhere (`Errors`); or an atomic request had a failing item "
+                "(`BulkAssignAtomicFailure`). Nothing was written.",
                 "Invalid body",
                 {"errors": ["assignments must not be empty"]},
                 status=422,

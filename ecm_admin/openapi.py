@@ -343,26 +343,6 @@ def postprocess(result, generator, request, public):
                     response.setdefault("headers", {}).update(headers)
     result["paths"] = paths
     schemas = result.get("components", {}).get("schemas", {})
-    # PATCH means the same as PUT here (both partial, `patient` required): one body component.
-    patched = {
-        f"#/components/schemas/{name}": f"#/components/schemas/{name.removeprefix('Patched')}"
-        for name in schemas
-        if name.startswith("Patched") and name.removeprefix("Patched") in schemas
-    }
-    for ref in patched:
-        del schemas[ref.rsplit("/", 1)[1]]
-    _replace_refs(result["paths"], patched)
     for schema in schemas.values():
         _forbid_unknown_keys(schema)
     return result
-
-
-def _replace_refs(node, refs: dict[str, str]) -> None:
-    if isinstance(node, dict):
-        if node.get("$ref") in refs:
-            node["$ref"] = refs[node["$ref"]]
-        for value in node.values():
-            _replace_refs(value, refs)
-    elif isinstance(node, list):
-        for value in node:
-            _replace_refs(value, refs)

@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # PATCH means what PUT means in this API (both partial, the envelope key required): one
+    # request component for both, not a "Patched" one with every key optional.
+    "COMPONENT_SPLIT_PATCH": False,
     "SWAGGER_UI_DIST": "SIDECAR",  # assets from the drf-spectacular-sidecar package, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # validatorUrl None: no badge fetched from validator.swagger.io (the page works offline).
@@ -282,6 +285,7 @@ SPECTACULAR_SETTINGS = {
         "BulkAssignResultStatusEnum": ["success", "failed"],
         "RoleEnum": ["olcm", "ilcm"],
         "PlannedRolesEnum": ["olcm", "ilcm", "both"],
+        "CareTeamRoleEnum": "care_team.choices.CareTeamRole",
     },
 }
 

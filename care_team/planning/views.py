@@ -105,6 +105,11 @@ class PlanningActions:
     @extend_schema(
         operation_id="lead_care_managers_partial_update",
         summary="Set a Lead Care Manager's capacity or availability",
+        description=(
+            "`capacity` in weighted points (`null`: back to `LCM_DEFAULT_CAPACITY`) and "
+            "`accepting_patients` (`false`: on leave or leaving, never chosen by auto-assign or "
+            "transfer, still listed). Answers the LCM's workload."
+        ),
         tags=[TAG],
         parameters=[LCM_ID],
         request=LeadCareManagerUpdateInput,
