@@ -34,6 +34,8 @@ BODY_READERS = {
     (f"{API}lead_care_managers/assign", "PUT"),
     (f"{API}lead_care_managers/assign", "DELETE"),
     (f"{API}lead_care_managers/bulk_assign", "POST"),
+    (f"{API}lead_care_managers/auto_assign", "POST"),
+    (f"{API}lead_care_managers/{{pk}}", "PATCH"),
 }
 
 SURROGATE = "must not contain unpaired surrogates (invalid Unicode)"
@@ -80,7 +82,8 @@ def template(route: str) -> str:
 
 
 def path_of(route: str, patient_id: int) -> str:
-    return "/" + template(route).replace("{patient_id}", str(patient_id))
+    path = template(route).replace("{patient_id}", str(patient_id))
+    return "/" + path.replace("{pk}", str(patient_id))  # a user id: any will do
 
 
 def is_open(pattern, method: str) -> bool:

@@ -104,6 +104,10 @@ OPERATIONS = {
     ("/v1/admin/clinic/ecm/lead_care_managers/assign", "put"),
     ("/v1/admin/clinic/ecm/lead_care_managers/assign", "delete"),
     ("/v1/admin/clinic/ecm/lead_care_managers/bulk_assign", "post"),
+    ("/v1/admin/clinic/ecm/patients/{patient_id}/lead_care_managers/history", "get"),
+    ("/v1/admin/clinic/ecm/lead_care_managers/workload", "get"),
+    ("/v1/admin/clinic/ecm/lead_care_managers/{id}", "patch"),
+    ("/v1/admin/clinic/ecm/lead_care_managers/auto_assign", "post"),
     ("/v1/auth/tokens", "post"),
     ("/v1/auth/tokens/current", "delete"),
 }
