@@ -119,15 +119,46 @@ def _fmt(value: Fraction | None) -> str:
     return "none" if value is None else f"{round(float(value), 2):.2f}"
 
 
+class _Exact:
+    """The exact fraction ``n / d`` (``d > 0``), compared by integer products: the tie-break
+    of heap entries whose float utilizations are equal, when a capacity is large enough for
+    that to happen between different fractions (see ``_FLOATS_EXACT_BELOW``)."""
+
+    __slots__ = ("d", "n")
+
+    def __init__(self, n: int, d: int):
+        self.n, self.d = n, d
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Exact) and self.n * other.d == other.n * self.d
+
+    def __lt__(self, other: _Exact) -> bool:
+        return self.n * other.d < other.n * self.d
+
+
+# A heap entry: the utilization after the move (a float, then an exact tie-break or None), the
+# load, the id, the version of the load it was computed from.
+_Entry = tuple[float, _Exact | None, int, int, int]
+# Division rounds monotonically, so the float of a fraction orders it as the fraction does
+# except between two that round to the same float. Two different fractions of at most 1 whose
+# denominators are below 2**26 differ by more than 2**-52, more than the float spacing there:
+# with every capacity below this the floats alone order every utilization a move may reach
+# (none past 1), and entries past 1, never chosen, all sort after them. (A ``Fraction`` for
+# every entry made a fill of 100,000 patients take three times as long.)
+_FLOATS_EXACT_BELOW = 2**26
+
+
 class _Loads:
     """The LCMs' loads as the plan changes them, and the choice of a receiving LCM."""
 
     def __init__(self, lcms: Iterable[Lcm]):
         self.lcms = {lcm.id: lcm for lcm in lcms}
         self.load = {lcm.id: lcm.load for lcm in self.lcms.values()}
-        # Heaps of (utilization after a move of that weight, load, id, version), one per weight.
-        self._heaps: dict[int, list[tuple[Fraction, int, int, int]]] = {}
+        # Heaps of entries (utilization after a move of that weight, load, id, version), one
+        # per weight.
+        self._heaps: dict[int, list[_Entry]] = {}
         self._version = dict.fromkeys(self.lcms, 0)
+        self._tie_break = any(lcm.capacity >= _FLOATS_EXACT_BELOW for lcm in self.lcms.values())
 
     def utilization(self, lcm_id: int) -> Fraction | None:
         return self.lcms[lcm_id].utilization(self.load[lcm_id])
@@ -137,7 +168,7 @@ class _Loads:
             lcm for lcm in self.lcms.values() if lcm.accepting and lcm.receives and lcm.capacity > 0
         ]
 
-    def _heap(self, weight: int) -> list[tuple[Fraction, int, int, int]]:
+    def _heap(self, weight: int) -> list[_Entry]:
         heap = self._heaps.get(weight)
         if heap is None:
             heap = [self._entry(lcm.id, weight) for lcm in self.receivers()]
@@ -145,10 +176,11 @@ class _Loads:
             self._heaps[weight] = heap
         return heap
 
-    def _entry(self, lcm_id: int, weight: int) -> tuple[Fraction, int, int, int]:
-        lcm = self.lcms[lcm_id]
-        after = Fraction(self.load[lcm_id] + weight, lcm.capacity)
-        return (after, self.load[lcm_id], lcm_id, self._version[lcm_id])
+    def _entry(self, lcm_id: int, weight: int) -> _Entry:
+        capacity, load = self.lcms[lcm_id].capacity, self.load[lcm_id]
+        after = load + weight
+        exact = _Exact(after, capacity) if self._tie_break else None
+        return (after / capacity, exact, load, lcm_id, self._version[lcm_id])
 
     def best(self, weight: int, excluded: set[int], below: Fraction | None = None) -> int | None:
         """The receiving LCM with the lowest utilization after taking ``weight`` (ties: lower
@@ -159,14 +191,13 @@ class _Loads:
         found = None
         while heap:
             entry = heap[0]
-            after, _, lcm_id, version = entry
+            _, _, load, lcm_id, version = entry
             if version != self._version[lcm_id]:
                 heapq.heappop(heap)  # stale: the LCM's load changed since
                 continue
-            if after > 1:
+            if load + weight > self.lcms[lcm_id].capacity:
                 break  # the lowest utilization after the move is past capacity: no room
-            current = self.utilization(lcm_id)
-            if lcm_id in excluded or (below is not None and not current < below):
+            if lcm_id in excluded or (below is not None and not self.utilization(lcm_id) < below):
                 skipped.append(heapq.heappop(heap))
                 continue
             found = lcm_id
@@ -205,9 +236,15 @@ def heaviest_first(patients: Iterable[Patient]) -> list[Patient]:
 
 
 def _why(role: str, loads: _Loads, lcm_id: int, weight: int, reason: str) -> str:
-    before = loads.utilization(lcm_id)
-    after = loads.lcms[lcm_id].utilization(loads.load[lcm_id] + weight)
-    return f"{reason} {ROLE_LABELS[role]} ({_fmt(before)} → {_fmt(after)})"
+    capacity, load = loads.lcms[lcm_id].capacity, loads.load[lcm_id]
+    before, after = _fmt_ratio(load, capacity), _fmt_ratio(load + weight, capacity)
+    return f"{reason} {ROLE_LABELS[role]} ({before} → {after})"
+
+
+def _fmt_ratio(load: int, capacity: int) -> str:
+    """``_fmt`` of the utilization ``load / capacity`` without making it a ``Fraction`` (the
+    same float: both divisions are correctly rounded)."""
+    return "none" if capacity <= 0 else f"{round(load / capacity, 2):.2f}"
 
 
 def plan_fill(

@@ -179,3 +179,78 @@ def test_transfer_to_a_named_lcm_takes_every_role_and_may_pass_capacity():
     assert [(u.patient_id, u.role) for u in plan.unplaced] == [(3, OLCM)]
     assert plan.moves[0].why == "transfer to the named oLCM (0.75 → 1.25), past capacity"
     assert dict((i, load) for i, load, _ in plan.after.loads) == {1: 3, 2: 6, 3: 0}
+
+
+def _reference_fill(patients, lcms, roles, distinct_roles=True):
+    """The fill rule spelled out with exact fractions, one LCM at a time: what ``plan_fill``
+    must choose, however it finds the choice."""
+    load = {lcm.id: lcm.load for lcm in lcms}
+    chosen = []
+    for patient in sorted(patients, key=lambda p: (-p.weight, p.id)):
+        holders = {OLCM: patient.olcm, ILCM: patient.ilcm}
+        for role in roles:
+            if holders[role] is not None:
+                continue
+            other = holders[ILCM if role == OLCM else OLCM]
+            fits = [
+                (Fraction(load[lcm.id] + patient.weight, lcm.capacity), load[lcm.id], lcm.id)
+                for lcm in lcms
+                if lcm.accepting and lcm.receives and lcm.capacity > 0
+                and load[lcm.id] + patient.weight <= lcm.capacity
+                and not (distinct_roles and lcm.id == other)
+            ]  # fmt: skip
+            if not fits:
+                chosen.append((patient.id, role, None))
+                continue
+            _, _, target = min(fits)
+            load[target] += patient.weight
+            holders[role] = target
+            chosen.append((patient.id, role, target))
+    return chosen
+
+
+def _chosen(plan):
+    placed = [(m.patient_id, m.role, m.to_user_id) for m in plan.moves]
+    return sorted(placed + [(u.patient_id, u.role, None) for u in plan.unplaced])
+
+
+def test_fill_chooses_as_the_rule_says_with_any_capacities():
+    import random
+
+    rng = random.Random(18)
+    for case in range(60):
+        # Small capacities (many equal utilizations), and huge ones (utilizations that differ
+        # by less than a float can tell).
+        huge = case % 2 == 1
+        lcms = [
+            Lcm(
+                pk,
+                capacity=(3 * 10**17 + rng.randrange(3)) if huge else rng.randrange(0, 12),
+                load=(10**17 - rng.randrange(3)) if huge else rng.randrange(0, 6),
+                accepting=rng.random() > 0.1,
+            )
+            for pk in range(1, 2 + rng.randrange(8))
+        ]
+        patients = [
+            Patient(
+                pk,
+                weight=rng.randrange(0, 4),
+                olcm=rng.choice([None, None, 1]),
+                ilcm=rng.choice([None, None, 1, 2]),
+            )
+            for pk in range(1, rng.randrange(2, 30))
+        ]
+        plan = plan_fill(patients, lcms, roles=[OLCM, ILCM], rules=RULES)
+        assert _chosen(plan) == sorted(_reference_fill(patients, lcms, [OLCM, ILCM])), case
+
+
+def test_utilizations_a_float_cannot_tell_apart_are_still_ordered_exactly():
+    # After one point: 10**17 / (3 * 10**17 + 1) < 1/3, closer than the float spacing; the
+    # lower utilization wins although the higher id and the same load would lose a tie.
+    lcms = [
+        Lcm(1, capacity=3 * 10**17, load=10**17 - 1),
+        Lcm(2, capacity=3 * 10**17 + 1, load=10**17 - 1),
+    ]
+    assert (10**17) / (3 * 10**17) == (10**17) / (3 * 10**17 + 1)
+    plan = plan_fill([Patient(5, weight=1)], lcms, roles=[OLCM], rules=RULES)
+    assert targets(plan) == [(5, OLCM, 2)]
