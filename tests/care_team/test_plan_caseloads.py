@@ -336,6 +336,29 @@ def test_rebalance_moves_recent_assignments_from_above_to_below_the_mean(db, set
     assert care_teams()[recent.pk] == (idle.pk, None)
 
 
+def test_rebalance_moves_do_not_count_as_placing_the_waiting(db, tmp_path):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    busy, idle = lcm(4), lcm(2)
+    for _ in range(4):
+        patient("low", olcm=busy)  # 4 of 4
+    CaseLoad.objects.update(olcm_assigned_at=timezone.now() - dt.timedelta(days=400))
+    waiting = patient("high")  # 3 points: no room anywhere
+    results = tmp_path / "plan.csv"
+
+    with pytest.raises(CommandError, match=WAITING.format(1)):
+        run("--role", "olcm", "--mode", "rebalance", "--results", str(results))
+
+    rows = read_results(results)
+    # One low patient moves (1.00/0.00 → 0.75/0.50; a second would not narrow the gap).
+    assert [(r["from_user_id"], r["to_user_id"]) for r in rows[:-1]] == [
+        (str(busy.pk), str(idle.pk))
+    ]
+    assert (rows[-1]["patient_id"], rows[-1]["status"]) == (str(waiting.pk), "unplaced")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -12,8 +12,9 @@ chunk only, so they never touch the same patient. The workload counts' delta row
 large statements leave are merged at the end.
 
 Exit status 1 when any move failed to apply, and when patients were waiting for a role and
-none could be placed (no accepting LCM with room); otherwise 0, even when some patients were
-left unplaced (they are counted in the summary and listed in ``--results``).
+none of them could be placed (no accepting LCM with room), in a preview too; otherwise 0, even
+when some patients were left unplaced (they are counted in the summary and listed in
+``--results``).
 """
 
 from __future__ import annotations
@@ -153,13 +154,12 @@ class Command(AuditedCommand):
                 limit=options["limit"],
             )
             report = _Report(results, self.stderr)
-            chunks = _chunks(plan.moves)
             if apply:
                 self.audit_action = Action.BULK_ASSIGN
-                self._apply(chunks, report, actor=actor, reason=reason)
+                self._apply(_chunks(plan.moves), report, actor=actor, reason=reason)
             elif results is not None:
                 with Progress(len(plan.moves), label="Writing results") as bar:
-                    for chunk in chunks:
+                    for chunk in _chunks(plan.moves):
                         report.chunk(chunk, None)
                         bar.advance(sum(len(moves) for _, moves in chunk))
             report.unplaced(plan)
@@ -172,7 +172,7 @@ class Command(AuditedCommand):
         self.stdout.write(_summary(plan, report, applied=apply))
         if report.failed:
             raise CommandError(f"{report.failed} of {len(plan.moves)} moves failed")
-        if plan.unplaced and not plan.moves:
+        if plan.unplaced and not any(move.from_user_id is None for move in plan.moves):
             raise CommandError(
                 f"None of the {len(plan.unplaced)} waiting roles could be placed: no accepting"
                 " Lead Care Manager has capacity"
