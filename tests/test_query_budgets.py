@@ -11,6 +11,7 @@ the token's ``last_used_at`` UPDATE (written at most once a minute) is done by a
 request first. HEAD runs the GET view (same statements, no body).
 """
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from itertools import count
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from care_team.models import CaseLoad
@@ -130,6 +132,33 @@ def _removal(world: World) -> tuple[str, dict]:
     return f"/{API}/lead_care_managers/assign", {"patient_id": world.patient_id(), "role": "olcm"}
 
 
+def _waiting_for_an_olcm(world: World) -> None:
+    """Every patient of the world without an oLCM: a fill plans one move per patient."""
+    CaseLoad.objects.filter(patient__in=world.patients).update(olcm=None, olcm_assigned_at=None)
+
+
+def _auto_assign(*, dry_run: bool, mode: str = "fill", role: str = "olcm"):
+    def request(world: World) -> tuple[str, dict]:
+        if mode == "fill":
+            _waiting_for_an_olcm(world)
+        else:  # oLCMs just assigned (in the cooldown), iLCMs long ago: both roles are read,
+            # the iLCMs move
+            CaseLoad.objects.update(
+                olcm_assigned_at=timezone.now(),
+                ilcm_assigned_at=timezone.now() - dt.timedelta(days=365),
+            )
+        body = {"role": role, "mode": mode, "dry_run": dry_run, "tolerance": 0}
+        return f"/{API}/lead_care_managers/auto_assign", body
+
+    return request
+
+
+def _capacity(world: World) -> tuple[str, dict]:
+    call = next(world.calls)
+    body = {"lead_care_manager": {"capacity": 50 + call, "accepting_patients": call % 2 == 0}}
+    return f"/{API}/lead_care_managers/{world.lcms[-1].pk}", body
+
+
 # Per route template and method; the statements in the order they run.
 BUDGETS: dict[tuple[str, str], Budget] = {
     ("healthz", "GET"): Budget(1, lambda w: ("/healthz", None)),  # SELECT 1
@@ -198,7 +227,59 @@ BUDGETS: dict[tuple[str, str], Budget] = {
     (f"{API}/patients/{{patient_id}}/lead_care_managers", "GET"): Budget(
         4, lambda w: (f"/{API}/patients/{w.patient_id()}/lead_care_managers", None)
     ),
+    # The token, its rate count, the LCMs with their capacity settings, the counted patients
+    # by holder, role and acuity (the stored counts on PostgreSQL).
+    (f"{API}/lead_care_managers/workload", "GET"): Budget(
+        4, lambda w: (f"/{API}/lead_care_managers/workload?per_page=100", None)
+    ),
+    # The token, its rate count; in one transaction: the LCM checked, its settings locked
+    # (none yet: created in a savepoint of its own), written; then the LCM and the counts as
+    # the workload reads them, the event.
+    (f"{API}/lead_care_managers/{{pk}}", "PATCH"): Budget(13, _capacity),
+    # The token, its rate count, the LCMs, the counts, the patients missing the role (one
+    # query for all), the event: the same for a plan of 3 moves as of 60.
+    (f"{API}/lead_care_managers/auto_assign", "POST"): Budget(6, _auto_assign(dry_run=True)),
 }
+
+# More requests of routes above, whose statements differ from the first's (a preview and the
+# write it shows, a fill and a rebalance).
+MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
+    # The preview's reads; then in one transaction the bulk assignment's (patients locked,
+    # case loads, users; case loads written, history and activity rows); the event.
+    "auto_assign applied": (
+        f"{API}/lead_care_managers/auto_assign",
+        "POST",
+        Budget(14, _auto_assign(dry_run=False)),
+    ),
+    # The preview's reads and one query per role for the candidates of every donor.
+    "auto_assign rebalance": (
+        f"{API}/lead_care_managers/auto_assign",
+        "POST",
+        Budget(8, _auto_assign(dry_run=True, mode="rebalance", role="both")),
+    ),
+    "auto_assign rebalance applied": (
+        f"{API}/lead_care_managers/auto_assign",
+        "POST",
+        Budget(16, _auto_assign(dry_run=False, mode="rebalance", role="both")),
+    ),
+    # The care team as of an instant: also the patient's history entries and the users who
+    # held a role then.
+    "patient lead_care_managers as_of": (
+        f"{API}/patients/{{patient_id}}/lead_care_managers",
+        "GET",
+        Budget(
+            6,
+            lambda w: (
+                f"/{API}/patients/{w.patient_id()}/lead_care_managers?as_of=2999-01-01",
+                None,
+            ),
+        ),
+    ),
+}
+CASES = [
+    (f"{method} {route}", route, method, budget) for (route, method), budget in BUDGETS.items()
+]
+CASES += [(name, route, method, budget) for name, (route, method, budget) in MORE_BUDGETS.items()]
 
 
 def _client(budget: Budget, admin_client: APIClient, world: World) -> APIClient:
@@ -217,10 +298,13 @@ def _warm(client: APIClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("route", "method"), sorted(BUDGETS), ids=[f"{m} {r}" for r, m in sorted(BUDGETS)]
+    ("route", "method", "budget"),
+    [case[1:] for case in sorted(CASES, key=lambda case: case[0])],
+    ids=sorted(case[0] for case in CASES),
 )
-def test_budget_holds_at_both_sizes(route, method, admin_client, world, django_assert_num_queries):
-    budget = BUDGETS[route, method]
+def test_budget_holds_at_both_sizes(
+    route, method, budget, admin_client, world, django_assert_num_queries
+):
     _warm(admin_client)
     for size in (SMALL, LARGE):
         world.grow_to(size)
