@@ -25,10 +25,16 @@ def derived_tables(cur: psycopg.Cursor) -> list[str]:
     ]
 
 
+# The functions that rewrite what the app's triggers maintain (the search table and its counts,
+# the stored patient count; the Lead Care Managers' workload counts), as their migrations do.
+REBUILD_FUNCTIONS = ("patients_search_rebuild", "care_team_workload_rebuild")
+
+
 def rebuild_derived(cur: psycopg.Cursor) -> None:
-    """Triggers are off while loading: rebuild what they maintain, as the migration does."""
-    if cur.execute("SELECT to_regproc('patients_search_rebuild')").fetchone()[0] is not None:
-        cur.execute("SELECT patients_search_rebuild()")
+    """Triggers are off while loading: rebuild what they maintain, as the migrations do."""
+    for function in REBUILD_FUNCTIONS:
+        if cur.execute("SELECT to_regproc(%s)", (function,)).fetchone()[0] is not None:
+            cur.execute(sql.SQL("SELECT {}()").format(sql.Identifier(function)))
 
 
 def drop_secondary_indexes(cur: psycopg.Cursor, tables: Sequence[str]) -> list[str]:

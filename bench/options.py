@@ -20,6 +20,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--patients", type=int, default=100_000, help="data set size")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument(
+        "--port", type=int, default=0, help="gunicorn's port on 127.0.0.1 (default: a free one)"
+    )
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--requests", type=int, default=200, help="per route and concurrency")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up requests per route")
@@ -46,6 +49,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bulk-runs", type=int, default=3, help="bulk_assign requests")
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--assign-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--fill-patients",
+        type=int,
+        default=100_000,
+        help="plan_caseloads: patients the fill places (at most one in ten of the data set)",
+    )
     parser.add_argument("--command-timeout", type=float, default=900)
     parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN ANALYZE")
     parser.add_argument("--seed", type=int, default=7, help="seed of the request samples")
@@ -57,7 +66,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         unknown = set(args.only.split(",")) - {*READ_ROUTE_NAMES, *WRITE_NAMES}
         if unknown:
             parser.error(f"--only: unknown names {', '.join(sorted(unknown))}")
-    for name in ("concurrency", "requests", "db_reps", "bulk_runs", "import_rows", "assign_rows"):
+    for name in (
+        "concurrency", "requests", "db_reps", "bulk_runs", "import_rows", "assign_rows",
+        "fill_patients",
+    ):  # fmt: skip
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     host = urlsplit(args.database_url).hostname

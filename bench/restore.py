@@ -1,6 +1,7 @@
 """Puts the data set back as built after the writes a run makes, so that runs on a reused
 data set stay comparable: the imported members are deleted, the history and activity rows
-added are deleted, and the case loads are restored from a snapshot taken before the writes.
+added are deleted, and the case loads and the Lead Care Managers' capacities are restored from
+a snapshot taken before the writes; the workload counts' delta rows are merged.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def remove_imported_members(url: str) -> int:
 # activities: the ids reached in the append-only tables, and a copy of the case loads.
 SNAPSHOT_TABLE = "bench_write_snapshot"
 CASE_LOAD_SNAPSHOT = "bench_caseload_snapshot"
+# The planning measurements set capacities (``bench.planning``): the profiles are copied too.
+PROFILE_TABLE = "care_team_leadcaremanagerprofile"
+PROFILE_SNAPSHOT = "bench_profile_snapshot"
 APPEND_ONLY_TABLES = (
     "care_team_lcmassignmenthistory",
     "patients_activity",
@@ -58,6 +62,13 @@ def snapshot_before_writes(url: str) -> None:
     with psycopg.connect(url, connect_timeout=5) as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SNAPSHOT_TABLE)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(CASE_LOAD_SNAPSHOT)))
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(PROFILE_SNAPSHOT)))
+        if _exists(conn, PROFILE_TABLE):
+            conn.execute(
+                sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT * FROM {}").format(
+                    sql.Identifier(PROFILE_SNAPSHOT), sql.Identifier(PROFILE_TABLE)
+                )
+            )
         conn.execute(
             sql.SQL("CREATE UNLOGGED TABLE {} (table_name text PRIMARY KEY, max_id bigint)").format(
                 sql.Identifier(SNAPSHOT_TABLE)
@@ -119,10 +130,26 @@ def restore_after_writes(url: str) -> dict[str, int] | None:
             )
         )
         touched["care_team_caseload (changed)"] = cursor.rowcount
+        if _exists(conn, PROFILE_SNAPSHOT):
+            profiles, saved = sql.Identifier(PROFILE_TABLE), sql.Identifier(PROFILE_SNAPSHOT)
+            conn.execute(sql.SQL("DELETE FROM {}").format(profiles))
+            cursor = conn.execute(
+                sql.SQL("INSERT INTO {} SELECT * FROM {}").format(profiles, saved)
+            )
+            touched[f"{PROFILE_TABLE} (restored)"] = cursor.rowcount
+            conn.execute(sql.SQL("DROP TABLE {}").format(saved))
+        if conn.execute("SELECT to_regproc('care_team_workload_compact')").fetchone()[0]:
+            conn.execute("SELECT care_team_workload_compact()")  # the deltas of the writes
         conn.execute(sql.SQL("DROP TABLE {}").format(snapshot))
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(SNAPSHOT_TABLE)))
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         for table in (*APPEND_ONLY_TABLES, "care_team_caseload", "patients_patient",
-                      "patients_ecmeligibilityinformation"):  # fmt: skip
-            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+                      "patients_ecmeligibilityinformation", PROFILE_TABLE,
+                      "care_team_workloadcount"):  # fmt: skip
+            if _exists(conn, table):
+                conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
     return touched
+
+
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None

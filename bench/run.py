@@ -9,6 +9,8 @@
    (``bench.driver``);
 4. time the writes (``bench.writes``): ``POST /lead_care_managers/bulk_assign`` of 1,000
    items, and the ``import_members`` / ``bulk_assign_lcms`` commands on 100,000-row CSV files;
+   then the planning (``bench.planning``): ``POST /lead_care_managers/auto_assign`` applying
+   1,000 patients, ``plan_caseloads`` planning and applying a fill of 100,000;
 5. write ``bench/out/report.md`` and ``report.json``, and print the report (``bench.report``).
 """
 
@@ -43,6 +45,7 @@ from bench.database import (
 )
 from bench.machine import machine_description, prewarm
 from bench.options import parse_args
+from bench.planning import PlanningMeasurement
 from bench.reads import ReadMeasurement, sample_patient_ids
 from bench.report import render_markdown
 from bench.results import WriteResult
@@ -127,7 +130,7 @@ class Harness:
         reads = measurement.capture(routes)
         writes: list[WriteResult] = []
 
-        self.server = Server(self.env, self.out / "gunicorn.log")
+        self.server = Server(self.env, self.out / "gunicorn.log", self.args.port)
         log(f"starting gunicorn on {HOST}:{self.server.port} ...")
         self.server.start()
         self.server.wait_ready()
@@ -220,11 +223,12 @@ class Harness:
     ) -> list[WriteResult]:
         restore.snapshot_before_writes(self.url)
         self.writes_started = True
-        writes = WriteMeasurement(
-            self.args, url=self.url, out=self.out, env=self.env, token=self.token,
-            port=self.server.port, patients=self.marker_patients, wanted=self.wanted,
+        common = dict(
+            url=self.url, out=self.out, env=self.env, token=self.token, port=self.server.port,
+            patients=self.marker_patients, wanted=self.wanted,
         )  # fmt: skip
-        return writes.measure(bulk_bodies, lcm_ids, provider_ids)
+        writes = WriteMeasurement(self.args, **common).measure(bulk_bodies, lcm_ids, provider_ids)
+        return writes + PlanningMeasurement(self.args, **common).measure()
 
 
 def _raise_interrupt(signum, frame):

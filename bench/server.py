@@ -28,10 +28,10 @@ def free_port() -> int:
 class Server:
     """gunicorn in its own process group; ``stop()`` ends that group (and only it)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, port: int = 0):
         self.env = env
         self.log_path = log_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
         self.log_file = None
         self.command = [

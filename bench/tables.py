@@ -15,10 +15,15 @@ APP_TABLES = (
     "accounts_user",
 )
 
-# Kept by PostgreSQL triggers from the app tables (patients migrations 0006, 0009): the search
-# table, the counts per 3-character term, and the stored count of ECM patients (one row); all
-# rewritten by ``patients_search_rebuild``.
-DERIVED_TABLES = ("patients_patientsearchtext", "patients_searchgramcount")
+# Kept by PostgreSQL triggers from the app tables (patients migrations 0006, 0009; care_team
+# 0007): the search table, the counts per 3-character term, and the stored count of ECM
+# patients (one row), rewritten by ``patients_search_rebuild``; the counted patients per Lead
+# Care Manager, role and acuity, rewritten by ``care_team_workload_rebuild``.
+DERIVED_TABLES = (
+    "patients_patientsearchtext",
+    "patients_searchgramcount",
+    "care_team_workloadcount",
+)
 
 COLUMNS = {
     "accounts_user": (

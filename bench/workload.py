@@ -35,6 +35,7 @@ READ_TARGET_MS = {
     "detail": 15.0,
     "patient_lcms": 10.0,
     "lcm_list": 50.0,
+    "workload": 100.0,
 }
 OVERHEAD_TARGET_MS = 10.0
 WRITE_TARGET_S = {
@@ -42,6 +43,9 @@ WRITE_TARGET_S = {
     "import_members_create": 30.0,
     "import_members_rerun": 30.0,
     "bulk_assign_lcms": 30.0,
+    "auto_assign": 1.0,
+    "plan_caseloads_preview": 5.0,
+    "plan_caseloads_apply": 30.0,
 }
 TARGET_PATIENTS = 1_000_000
 
@@ -146,7 +150,7 @@ class ReadRoute:
 
 
 READ_ROUTE_NAMES = tuple(READ_TARGET_MS)
-WRITE_NAMES = ("bulk_assign", "import_members", "bulk_assign_lcms")
+WRITE_NAMES = ("bulk_assign", "import_members", "bulk_assign_lcms", "auto_assign", "plan_caseloads")
 
 
 def read_routes(
@@ -222,6 +226,11 @@ def read_routes(
             "lcm_list",
             "GET /lead_care_managers",
             [Request("GET", f"{API}/lead_care_managers")],
+        ),
+        ReadRoute(
+            "workload",
+            "GET /lead_care_managers/workload",
+            [Request("GET", f"{API}/lead_care_managers/workload")],
         ),
     ]
 

@@ -51,6 +51,19 @@ def test_a_build_fills_the_search_table_and_the_stored_total():
     )
 
 
+def test_a_build_counts_every_lead_care_managers_workload():
+    from care_team.planning.workload import counted_patients
+
+    connection.close()
+    dataset.build(_url(), 200, log=lambda _: None)
+    stored = counted_patients()
+    assert stored == counted_patients(stored=False)
+    assert sum(n for (holder, _, _), n in stored.items() if holder is not None) > 100
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('care_team_workloadcount_group')")
+        assert cursor.fetchone()[0] is not None, "the counts' index was not rebuilt"
+
+
 def test_prewarm_loads_the_apps_tables_and_indexes():
     from bench.machine import prewarm
 
