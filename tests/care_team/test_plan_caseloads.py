@@ -444,3 +444,21 @@ def test_two_writers_apply_chunks_at_once_and_the_counts_are_merged(monkeypatch,
             "SELECT count(*) - count(DISTINCT (user_id, role, acuity)) FROM care_team_workloadcount"
         )
         assert cursor.fetchone()[0] == 0  # one row per group: the deltas were merged
+
+
+class _Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_shows_the_progress_and_a_pipe_does_not(world, monkeypatch, tmp_path):
+    piped = StringIO()
+    monkeypatch.setattr("sys.stderr", piped)
+    run("--role", "olcm", "--results", str(tmp_path / "plan.csv"))
+    assert piped.getvalue() == ""
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    run("--role", "olcm", "--results", str(tmp_path / "plan.csv"))
+    assert "Writing results [" in terminal.getvalue() and "100% 3/3" in terminal.getvalue()
+    run("--role", "olcm", "--apply")
+    assert "Applying [" in terminal.getvalue()

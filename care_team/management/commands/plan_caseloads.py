@@ -158,10 +158,11 @@ class Command(AuditedCommand):
                 self.audit_action = Action.BULK_ASSIGN
                 self._apply(_chunks(plan.moves), report, actor=actor, reason=reason)
             elif results is not None:
-                with Progress(len(plan.moves), label="Writing results") as bar:
-                    for chunk in _chunks(plan.moves):
+                chunks = _chunks(plan.moves)
+                with Progress(sum(map(len, chunks)), label="Writing results") as bar:
+                    for chunk in chunks:
                         report.chunk(chunk, None)
-                        bar.advance(sum(len(moves) for _, moves in chunk))
+                        bar.advance(len(chunk))
             report.unplaced(plan)
         finally:
             if results is not None:
@@ -187,7 +188,7 @@ class Command(AuditedCommand):
         done = 0
         try:
             with (
-                Progress(sum(len(chunk) for chunk in chunks), label="Applying") as bar,
+                Progress(sum(map(len, chunks)), label="Applying") as bar,
                 Writers(count, name="plan-caseloads") as writers,
             ):
                 previous: list[tuple[Chunk, list[list[str]] | None]] = []
