@@ -14,9 +14,11 @@ the other writes (``bench.restore``), makes a fill of exactly that size meaningf
    load they carry, plus 1.25 times the weight of the cleared patients, spread evenly, so the
    fill fits with room to spare, on the LCMs least utilized first.
 
-The auto-assign requests run first, each placing the heaviest 1,000 of all those waiting;
-then ``plan_caseloads --role olcm`` (preview) and ``plan_caseloads --role olcm --apply`` each
-plan exactly the fill's size. Each step starts with a ``CHECKPOINT``, as the other writes do.
+The members an earlier import step created are removed first (the set-up and the measurements
+run on the data set as built). The auto-assign requests run first, each placing the heaviest
+1,000 of all those waiting; then ``plan_caseloads --role olcm`` (preview) and ``plan_caseloads
+--role olcm --apply`` each plan exactly the fill's size. Each step starts with a
+``CHECKPOINT``, as the other writes do.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import replay
+from bench import replay, restore
 from bench.commands import CommandRun, available_commands, run_command
 from bench.database import checkpoint
 from bench.driver import one_request
@@ -101,6 +103,9 @@ class PlanningMeasurement:
         # The auto-assign requests: the in-process capture, then --bulk-runs over HTTP.
         extra = (self.args.bulk_runs + 1) * AUTO_ASSIGN_SIZE if auto_assign else 0
         fill = self.fill if plan else 0
+        removed = restore.remove_imported_members(self.url)
+        if removed:  # measured on the data set as built, not with the import's members
+            log(f"planning: removed the {removed:,} members the import created")
         log(f"planning: {fill + extra:,} counted patients without an oLCM ...")
         summary = set_up(self.url, fill, extra, self.args.seed)
         log(f"  {summary}")
