@@ -113,6 +113,7 @@ def history_page(patient_id: int, offset: int, limit: int) -> tuple[list[dict], 
     return _HISTORY_PAGE.dicts([patient_id, limit, offset]), total
 
 
+_USER_NAMES = ("first_name", "last_name", "email")
 # The columns of ``care_team.selectors.patient_care_team`` each role's holder fills.
 _ROLE_COLUMNS = {
     "olcm": ("c.olcm_id", "c.olcm_assigned_at", "ou"),
@@ -137,15 +138,22 @@ def care_team_at(row: dict, at: dt.datetime) -> dict:
         )
         for role, (user_column, at_column, _) in _ROLE_COLUMNS.items()
     }
-    wanted = {h.user_id for h in held.values() if h.user_id is not None}
-    users = {user["u.id"]: user for user in _USERS.dicts(ids=sorted(wanted))} if wanted else {}
+    # The present holders' names are in the row; only those who held a role then are read.
+    known = {
+        row[user_column]: {f"u.{name}": row[f"{alias}.{name}"] for name in _USER_NAMES}
+        for user_column, _, alias in _ROLE_COLUMNS.values()
+        if row[user_column] is not None
+    }
+    wanted = {h.user_id for h in held.values() if h.user_id is not None} - set(known)
+    if wanted:
+        known.update({user["u.id"]: user for user in _USERS.dicts(ids=sorted(wanted))})
     out = dict(row)
     for role, (user_column, at_column, alias) in _ROLE_COLUMNS.items():
         holder = held[role]
-        user = users.get(holder.user_id, {})
+        user = known.get(holder.user_id, {})
         out[user_column] = holder.user_id
         out[at_column] = holder.assigned_at
-        for name in ("first_name", "last_name", "email"):
+        for name in _USER_NAMES:
             out[f"{alias}.{name}"] = user.get(f"u.{name}")
     return out
 

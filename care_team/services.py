@@ -32,6 +32,7 @@ from accounts.choices import RoleName
 from accounts.models import User, UserRole
 from care_team.choices import CareTeamRole, LcmRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
+from care_team.planning.workload import COMPACT_AFTER, compact_counts
 from ecm_admin.db import bulk_update_rows, copy_insert, updates_read_named_fields_only
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
@@ -280,6 +281,8 @@ class _Batch:
             for roles, case_loads in groups.items():
                 stamps = [f"{role}_assigned_at" for role in roles]
                 bulk_update_rows(case_loads, [*roles, *stamps, "updated_at"])
+        if len(self.created) + len(self.changed) > COMPACT_AFTER:
+            compact_counts()  # a bulk statement's workload deltas, merged
         if self.history:
             copy_insert(LcmAssignmentHistory, HISTORY_FIELDS, self.history)
         if self.activities:

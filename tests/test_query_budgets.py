@@ -262,13 +262,13 @@ MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
         "POST",
         Budget(16, _auto_assign(dry_run=False, mode="rebalance", role="both")),
     ),
-    # The care team as of an instant: also the patient's history entries and the users who
-    # held a role then.
+    # The care team as of an instant: also the patient's history entries (and the users who
+    # held a role then, when they are not the present holders: none here).
     "patient lead_care_managers as_of": (
         f"{API}/patients/{{patient_id}}/lead_care_managers",
         "GET",
         Budget(
-            6,
+            5,
             lambda w: (
                 f"/{API}/patients/{w.patient_id()}/lead_care_managers?as_of=2999-01-01",
                 None,

@@ -18,13 +18,14 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, Window
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from care_team.planning import planner
 from care_team.planning.planner import ILCM, OLCM, Lcm, Move, Patient, Plan
 from care_team.planning.workload import (
+    ACUITIES,
     COUNTED_STATUSES,
     UNKNOWN,
     Workload,
@@ -154,15 +155,41 @@ def counted(patients: QuerySet | None = None) -> QuerySet:
     )
 
 
-def patients_missing(roles: Sequence[str], patients: QuerySet | None = None) -> list[Patient]:
-    """Counted patients (of ``patients``, e.g. a filtered list) lacking any of ``roles``."""
+def _weight() -> Case:
+    """A patient's weight by acuity (``ACUITY_WEIGHTS``), as the database computes it."""
+    weights = acuity_weights()
+    level = "ecm_eligibility_information__acuity_level"
+    return Case(
+        *[When(**{level: acuity}, then=Value(weights[acuity])) for acuity in ACUITIES[:3]],
+        default=Value(weights[UNKNOWN]),
+        output_field=IntegerField(),
+    )
+
+
+def patients_missing(
+    roles: Sequence[str], patients: QuerySet | None = None, *, limit: int | None = None
+) -> tuple[list[Patient], int]:
+    """Counted patients (of ``patients``, e.g. a filtered list) lacking any of ``roles``, and
+    how many there are. With ``limit``, only the first ``limit`` a fill places (the heaviest,
+    then by id), read with their count in one query: a call that plans 1,000 patients does
+    not read the hundred thousand waiting behind them."""
     missing = Q()
     for role in roles:
         missing |= Q(case_load__isnull=True) | Q(**{f"case_load__{role}__isnull": True})
+    rows = counted(patients).filter(missing)
     # A fill never reads when a role was set (a rebalance reads its candidates apart): the
     # time stamps are left out, which spares parsing one or two per waiting patient.
-    rows = counted(patients).filter(missing).order_by().values_list(*_FIELDS[:4])
-    return _patients(rows, stamps=False)
+    if limit is None:
+        found = _patients(rows.order_by().values_list(*_FIELDS[:4]), stamps=False)
+        return found, len(found)
+    ranked = (
+        rows.annotate(weight=_weight(), total=Window(Count("pk")))
+        .order_by("-weight", "pk")
+        .values_list(*_FIELDS[:4], "total")[:limit]
+    )
+    ranked = list(ranked)
+    total = ranked[0][-1] if ranked else 0
+    return _patients((row[:-1] for row in ranked), stamps=False), total
 
 
 def patients_of(user_id: int, roles: Sequence[str], *, only_counted: bool = False) -> list[Patient]:
@@ -270,9 +297,9 @@ def plan_auto_assign(
     rows = lead_care_manager_rows()
     lcms = planner_lcms(rows, current_workloads(rows), receivers=receivers)
     the_rules = rules(max_moves=max_moves, tolerance=tolerance)
-    plan = planner.plan_fill(
-        patients_missing(roles, patients), lcms, roles=roles, rules=the_rules, limit=limit
-    )
+    waiting, total = patients_missing(roles, patients, limit=limit)
+    plan = planner.plan_fill(waiting, lcms, roles=roles, rules=the_rules, limit=limit)
+    plan.remaining_count += total - len(waiting)
     if mode != "rebalance":
         return plan
     for role in roles:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Annotated, Literal, TypedDict
 
 from care_team.planning.planner import Plan, Snapshot, utilization_value
-from care_team.planning.plans import LcmRow
-from care_team.planning.workload import ACUITIES, Workload
+from care_team.planning.workload import ACUITIES, LcmLoad
 from care_team.serializers import BulkAssignResultItem
 from care_team.services import BulkResult
 from ecm_admin.pagination import Pagination
@@ -110,44 +108,33 @@ def _counts(by_acuity: dict[str, int]) -> AcuityCounts:
     return {**counts, "total": sum(counts.values())}  # type: ignore[typeddict-item]
 
 
-def render_workload(
-    row: LcmRow, workload: Workload, weights: dict[str, int]
-) -> LeadCareManagerWorkload:
-    load = workload.weighted_load(weights)
+def render_workload(entry: LcmLoad) -> LeadCareManagerWorkload:
+    row, workload = entry.row, entry.workload
     return {
         "id": row.id,
         "name": row.name,
         "email": row.email,
         "capacity": row.capacity,
         "accepting_patients": row.accepting,
-        "weighted_load": load,
-        "utilization": utilization_value(workload.utilization(weights)),
-        "available_capacity": row.capacity - load,
+        "weighted_load": entry.load,
+        "utilization": utilization_value(entry.utilization),
+        "available_capacity": row.capacity - entry.load,
         "olcm": _counts(workload.patients["olcm"]),
         "ilcm": _counts(workload.patients["ilcm"]),
     }
 
 
-def _spread(values: Sequence[Fraction]) -> float | None:
-    return utilization_value(max(values) - min(values)) if values else None
-
-
-def render_summary(
-    rows: Sequence[LcmRow],
-    loads: dict[int, Workload],
-    weights: dict[str, int],
-    missing: dict[str, int],
-) -> WorkloadSummary:
-    accepting = [row for row in rows if row.accepting]
-    utilizations = [loads[row.id].utilization(weights) for row in accepting if row.capacity > 0]
+def render_summary(entries: Sequence[LcmLoad], missing: dict[str, int]) -> WorkloadSummary:
+    accepting = [entry for entry in entries if entry.row.accepting]
+    spread = [entry.utilization for entry in accepting if entry.utilization is not None]
     return {
-        "lead_care_managers": len(rows),
+        "lead_care_managers": len(entries),
         "accepting": len(accepting),
-        "total_capacity": sum(row.capacity for row in accepting),
-        "total_weighted_load": sum(loads[row.id].weighted_load(weights) for row in rows),
+        "total_capacity": sum(entry.row.capacity for entry in accepting),
+        "total_weighted_load": sum(entry.load for entry in entries),
         "patients_missing_olcm": missing["olcm"],
         "patients_missing_ilcm": missing["ilcm"],
-        "utilization_spread": _spread(utilizations),
+        "utilization_spread": utilization_value(max(spread) - min(spread)) if spread else None,
     }
 
 

@@ -26,7 +26,13 @@ from care_team.planning.serializers import (
     render_summary,
     render_workload,
 )
-from care_team.planning.workload import acuity_weights, counted_patients, missing, workloads
+from care_team.planning.workload import (
+    LcmLoad,
+    acuity_weights,
+    counted_patients,
+    lcm_loads,
+    missing,
+)
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from ecm_admin.inputs import ID_SCHEMA, parse_id
 from ecm_admin.openapi import BODY_ERRORS, error_responses, response
@@ -42,29 +48,21 @@ LCM_ID = OpenApiParameter(
 )
 
 
-def _sort_key(sort_by: str, weights: dict[str, int]):
-    def utilization(item):
-        value = item["utilization"]
-        return (value is None, value if value is not None else 0)
-
-    return {
-        "utilization": utilization,
-        "name": lambda item: (item["name"].lower(),),
-        "weighted_load": lambda item: (item["weighted_load"],),
-        "available_capacity": lambda item: (item["available_capacity"],),
-    }[sort_by]
-
-
-def _sorted(items: list[dict], sort_by: str, descending: bool, weights) -> list[dict]:
-    """Ordered by the key, ties by id; ``null`` utilizations last in both directions."""
-    key = _sort_key(sort_by, weights)
-    items = sorted(items, key=lambda item: item["id"])
-    if sort_by == "utilization":
-        known = [item for item in items if item["utilization"] is not None]
-        unknown = [item for item in items if item["utilization"] is None]
-        known.sort(key=key, reverse=descending)
-        return known + unknown
-    return sorted(items, key=key, reverse=descending)
+def _ordered(entries: list[LcmLoad], sort_by: str, descending: bool) -> list[LcmLoad]:
+    """Ordered by the key, ties by id (in the same direction); utilizations that do not exist
+    (capacity 0) last in both directions."""
+    keys = {
+        "utilization": lambda e: (e.utilization is None, e.utilization or 0, e.row.id),
+        "name": lambda e: (e.row.name.lower(), e.row.id),
+        "weighted_load": lambda e: (e.load, e.row.id),
+        "available_capacity": lambda e: (e.row.capacity - e.load, e.row.id),
+    }
+    entries = sorted(entries, key=keys[sort_by], reverse=descending)
+    if sort_by == "utilization" and descending:  # reversed, the missing ones came first
+        entries = [e for e in entries if e.utilization is not None] + [
+            e for e in entries if e.utilization is None
+        ]
+    return entries
 
 
 class PlanningActions:
@@ -92,14 +90,14 @@ class PlanningActions:
         users = selectors.lead_care_managers(search=query.get("search", ""))
         rows = plans.lead_care_manager_rows(users)
         counts = counted_patients()
-        loads = workloads(((row.id, row.capacity, row.accepting) for row in rows), counts)
-        weights = acuity_weights()
-        items = [render_workload(row, loads[row.id], weights) for row in rows]
+        entries = lcm_loads(rows, counts, acuity_weights())
         sort_by = query.get("sort_by") or "utilization"
         direction = query.get("sort_dir") or ("desc" if sort_by == "utilization" else "asc")
-        items = _sorted(items, sort_by, direction == "desc", weights)
-        body = paginate_list(items, page_of(query), "lead_care_managers")
-        body["summary"] = render_summary(rows, loads, weights, missing(counts))
+        entries = _ordered(entries, sort_by, direction == "desc")
+        # Only the page is rendered; the summary is over every LCM listed.
+        body = paginate_list(entries, page_of(query), "lead_care_managers")
+        body["lead_care_managers"] = [render_workload(e) for e in body["lead_care_managers"]]
+        body["summary"] = render_summary(entries, missing(counts))
         return Response(body)
 
     @extend_schema(
@@ -132,10 +130,8 @@ class PlanningActions:
         if not capacity.lead_care_manager_update(user_id=user_id, changes=values):
             raise NotFound(LCM_NOT_FOUND)
         rows = plans.lead_care_manager_rows(selectors.active_lcms().filter(pk=user_id))
-        loads = workloads(
-            ((row.id, row.capacity, row.accepting) for row in rows), counted_patients()
-        )
-        return Response(render_workload(rows[0], loads[user_id], acuity_weights()))
+        entries = lcm_loads(rows, counted_patients(), acuity_weights())
+        return Response(render_workload(entries[0]))
 
     @extend_schema(
         operation_id="lead_care_managers_auto_assign",

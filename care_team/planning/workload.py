@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -122,3 +123,39 @@ def missing(counts: Counts) -> dict[str, int]:
         if holder is None:
             totals[role] += patients
     return {role: totals[role] for role in (OLCM, ILCM)}
+
+
+@dataclass(frozen=True)
+class LcmLoad:
+    """An LCM (``plans.LcmRow``) with their workload and what it weighs, computed once."""
+
+    row: Any
+    workload: Workload
+    load: int
+    utilization: Fraction | None
+
+
+def lcm_loads(rows: Iterable, counts: Counts, weights: dict[str, int]) -> list[LcmLoad]:
+    """Each LCM of ``rows`` with their workload from ``counts``, weighted."""
+    rows = list(rows)
+    loads = workloads(((row.id, row.capacity, row.accepting) for row in rows), counts)
+    out = []
+    for row in rows:
+        workload = loads[row.id]
+        load = workload.weighted_load(weights)
+        utilization = Fraction(load, row.capacity) if row.capacity > 0 else None
+        out.append(LcmLoad(row, workload, load, utilization))
+    return out
+
+
+# A statement of more rows than this leaves its deltas for ``compact_counts`` (the triggers
+# merge those of smaller ones themselves).
+COMPACT_AFTER = 100
+
+
+def compact_counts() -> None:
+    """PostgreSQL: merge the count deltas bulk writes left (one row per group again); the
+    sums are exact either way, this keeps the table, and its reads, small."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT care_team_workload_compact()")

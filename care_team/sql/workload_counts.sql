@@ -218,5 +218,19 @@ BEGIN
 END
 $$;
 
+-- A TRUNCATE (Django's flush, manage.py flush) fires no row trigger: count everything again.
+CREATE FUNCTION care_team_workload_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM care_team_workload_rebuild();
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER care_team_caseload_truncated
+    AFTER TRUNCATE ON care_team_caseload
+    FOR EACH STATEMENT EXECUTE FUNCTION care_team_workload_truncated();
+CREATE TRIGGER care_team_eligibility_truncated
+    AFTER TRUNCATE ON patients_ecmeligibilityinformation
+    FOR EACH STATEMENT EXECUTE FUNCTION care_team_workload_truncated();
+
 SELECT care_team_workload_rebuild();
 ANALYZE care_team_workloadcount;

@@ -1,3 +1,6 @@
+DROP TRIGGER care_team_eligibility_truncated ON patients_ecmeligibilityinformation;
+DROP TRIGGER care_team_caseload_truncated ON care_team_caseload;
+DROP FUNCTION care_team_workload_truncated();
 DROP TRIGGER care_team_eligibility_deleted ON patients_ecmeligibilityinformation;
 DROP TRIGGER care_team_eligibility_updated ON patients_ecmeligibilityinformation;
 DROP TRIGGER care_team_eligibility_inserted ON patients_ecmeligibilityinformation;

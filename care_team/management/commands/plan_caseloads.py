@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection
 
 from accounts.models import User
 from audit.commands import AuditedCommand
@@ -185,35 +184,30 @@ class Command(AuditedCommand):
         """Every chunk through ``plans.apply_plan``; with several writers, one chunk each at a
         time, while this thread reports the chunks done before."""
         count = writer_count()
-        done = 0
-        try:
-            with (
-                Progress(sum(map(len, chunks)), label="Applying") as bar,
-                Writers(count, name="plan-caseloads") as writers,
-            ):
-                previous: list[tuple[Chunk, list[list[str]] | None]] = []
-                for start in range(0, len(chunks), count):
-                    batch = chunks[start : start + count]
-                    futures = [
-                        writers.submit(index, _apply_chunk, chunk, actor, reason)
-                        for index, chunk in enumerate(batch)
-                    ]
-                    self._report(previous, report, bar)
-                    outcomes, failure = Writers.results(futures)
-                    previous = [
-                        (chunk, errors if errors is not None else [[NOT_WRITTEN]] * len(chunk))
-                        for chunk, errors in zip(batch, outcomes, strict=True)
-                    ]
-                    done = start + len(batch)
-                    if failure is not None:
-                        self._report(previous, report, bar)
-                        for chunk in chunks[done:]:
-                            report.chunk(chunk, [[NOT_STARTED]] * len(chunk))
-                        raise failure
+        with (
+            Progress(sum(map(len, chunks)), label="Applying") as bar,
+            Writers(count, name="plan-caseloads") as writers,
+        ):
+            previous: list[tuple[Chunk, list[list[str]] | None]] = []
+            for start in range(0, len(chunks), count):
+                batch = chunks[start : start + count]
+                futures = [
+                    writers.submit(index, _apply_chunk, chunk, actor, reason)
+                    for index, chunk in enumerate(batch)
+                ]
                 self._report(previous, report, bar)
-        finally:
-            if done:
-                _compact_workload_counts()
+                outcomes, failure = Writers.results(futures)
+                previous = [
+                    (chunk, errors if errors is not None else [[NOT_WRITTEN]] * len(chunk))
+                    for chunk, errors in zip(batch, outcomes, strict=True)
+                ]
+                done = start + len(batch)
+                if failure is not None:
+                    self._report(previous, report, bar)
+                    for chunk in chunks[done:]:
+                        report.chunk(chunk, [[NOT_STARTED]] * len(chunk))
+                    raise failure
+            self._report(previous, report, bar)
 
     def _report(self, done: list, report: _Report, bar: Progress) -> None:
         for chunk, errors in done:
@@ -253,19 +247,6 @@ class Command(AuditedCommand):
             return Path(path).open("w", newline="", encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _compact_workload_counts() -> None:
-    """Merge the delta rows the chunks' statements added to the stored workload counts
-    (PostgreSQL). The counts are exact without it, so a failure here (the database that
-    stopped the command) is left for a later merge."""
-    if connection.vendor != "postgresql":
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT care_team_workload_compact()")
-    except DatabaseError:
-        pass
 
 
 def _apply_chunk(chunk: Chunk, actor: User | None, reason: str) -> list[list[str]]:
