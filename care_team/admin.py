@@ -19,7 +19,7 @@ from accounts.models import User, UserRole
 from care_team.choices import LcmRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
 from care_team.selectors import active_lcms
-from care_team.services import MAX_REASON_LENGTH, assign_care_team, remove_lcm
+from care_team.services import MAX_REASON_LENGTH, care_team_assign, care_team_unassign
 from ecm_admin.admin_site import (
     SERVICE_ERRORS,
     ReadOnlyAdminMixin,
@@ -94,7 +94,7 @@ def apply_case_load_form(form: CaseLoadForm, *, patient_id: int, actor: User) ->
             kept = next((role for role in LCM_ROLES if data[role] is not None), None)
             if kept is not None:
                 assigned[kept] = data[kept].pk
-        assign_care_team(
+        care_team_assign(
             patient_id=patient_id,
             olcm_user_id=assigned.get("olcm"),
             ilcm_user_id=assigned.get("ilcm"),
@@ -104,7 +104,7 @@ def apply_case_load_form(form: CaseLoadForm, *, patient_id: int, actor: User) ->
         )
     for role in LCM_ROLES:
         if role in changed and data[role] is None:
-            remove_lcm(patient_id=patient_id, role=role, actor=actor, reason=reason)
+            care_team_unassign(patient_id=patient_id, role=role, actor=actor, reason=reason)
 
 
 def save_case_load_formset(formset, *, actor: User) -> None:
@@ -239,7 +239,7 @@ def _assign_each(patients, *, role: str, user: User, reason: str, actor: User) -
     outcome = Outcome()
     for patient in patients:
         try:
-            assign_care_team(
+            care_team_assign(
                 patient_id=patient.pk, **{f"{role}_user_id": user.pk}, actor=actor, reason=reason
             )
         except SERVICE_ERRORS as exc:
@@ -257,7 +257,7 @@ def _remove_each(patients, *, role: str, reason: str, actor: User) -> Outcome:
             outcome.skipped += 1
             continue
         try:
-            remove_lcm(patient_id=patient.pk, role=role, actor=actor, reason=reason)
+            care_team_unassign(patient_id=patient.pk, role=role, actor=actor, reason=reason)
         except SERVICE_ERRORS as exc:
             outcome.fail(patient, exc)
         else:

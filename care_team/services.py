@@ -5,8 +5,8 @@ and the Django admin, so every change records the same history entry and activit
 
 1. lock the affected ECM patients (one ``SELECT ... FOR UPDATE``, ordered by id so that
    concurrent writers cannot deadlock), then take the time every row written is stamped with
-   (after the locks: see ``_Batch``), then read their case loads and every referenced user
-   with its roles (one query each);
+   (after the locks: see ``LockedCareTeams``), then read their case loads and every
+   referenced user with its roles (one query each);
 2. check and apply each item in memory, in input order;
 3. write with bulk statements: new case loads, changed case loads, history, activities
    (history and activities are append-only: built as plain rows, not model instances, and
@@ -32,7 +32,6 @@ from accounts.choices import RoleName
 from accounts.models import User, UserRole
 from care_team.choices import CareTeamRole, LcmRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
-from care_team.planning.workload import COMPACT_AFTER, compact_counts
 from ecm_admin.db import bulk_update_rows, copy_insert, updates_read_named_fields_only
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
@@ -126,8 +125,10 @@ def _error_sentences(exc: APIException) -> list[str]:
     return [str(exc.detail)]
 
 
-class _Batch:
-    """The rows one operation reads (locked) and the changes it makes to them in memory."""
+class LockedCareTeams:
+    """The write core: the care teams of the patients one operation names, locked and read,
+    the changes it makes to them in memory (``check``, ``apply``, ``set_role``), and their
+    writing in bulk statements (``save``)."""
 
     def __init__(
         self,
@@ -281,8 +282,6 @@ class _Batch:
             for roles, case_loads in groups.items():
                 stamps = [f"{role}_assigned_at" for role in roles]
                 bulk_update_rows(case_loads, [*roles, *stamps, "updated_at"])
-        if len(self.created) + len(self.changed) > COMPACT_AFTER:
-            compact_counts()  # a bulk statement's workload deltas, merged
         if self.history:
             copy_insert(LcmAssignmentHistory, HISTORY_FIELDS, self.history)
         if self.activities:
@@ -362,7 +361,7 @@ def _user_ids(items: Iterable[Assignment]) -> set[int]:
 
 
 @transaction.atomic
-def assign_care_team(
+def care_team_assign(
     *,
     patient_id: int,
     olcm_user_id: int | None = None,
@@ -385,7 +384,7 @@ def assign_care_team(
         provider_id=provider_id,
         reason=reason,
     )
-    batch = _Batch(
+    batch = LockedCareTeams(
         patient_ids=[patient_id],
         user_ids=_user_ids([item]),
         actor=actor,
@@ -400,7 +399,9 @@ def assign_care_team(
 
 
 @transaction.atomic
-def remove_lcm(*, patient_id: int, role: str, actor: User | None, reason: str = "") -> CaseLoad:
+def care_team_unassign(
+    *, patient_id: int, role: str, actor: User | None, reason: str = ""
+) -> CaseLoad:
     """Unassign the patient's oLCM or iLCM (``role`` is ``"olcm"`` or ``"ilcm"``).
 
     Raises 422 for a bad role or reason, 404 "Patient not found", or 404
@@ -410,7 +411,7 @@ def remove_lcm(*, patient_id: int, role: str, actor: User | None, reason: str = 
         raise UnprocessableEntity(ROLE_INVALID)
     if len(reason) > MAX_REASON_LENGTH:
         raise UnprocessableEntity(REASON_TOO_LONG)
-    batch = _Batch(
+    batch = LockedCareTeams(
         patient_ids=[patient_id], user_ids=[], actor=actor, default_actor_name=DEFAULT_ACTOR_NAME
     )
     if patient_id not in batch.patients:
@@ -424,7 +425,7 @@ def remove_lcm(*, patient_id: int, role: str, actor: User | None, reason: str = 
 
 
 @transaction.atomic
-def bulk_assign_care_team(
+def care_team_bulk_assign(
     *,
     assignments: Sequence[Assignment | InvalidItem],
     actor: User | None,
@@ -441,7 +442,7 @@ def bulk_assign_care_team(
     if len(assignments) > MAX_BULK_ITEMS:
         raise UnprocessableEntity(f"assignments must have at most {MAX_BULK_ITEMS} items")
     valid = [item for item in assignments if isinstance(item, Assignment)]
-    batch = _Batch(
+    batch = LockedCareTeams(
         patient_ids=[item.patient_id for item in valid],
         user_ids=_user_ids(valid),
         actor=actor,

@@ -44,9 +44,9 @@ from care_team.services import (
     LCM_REQUIRED,
     MAX_BULK_ITEMS,
     PATIENT_NOT_FOUND,
-    assign_care_team,
-    bulk_assign_care_team,
-    remove_lcm,
+    care_team_assign,
+    care_team_bulk_assign,
+    care_team_unassign,
 )
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from ecm_admin.inputs import parse_id, unknown_keys_sentence
@@ -217,7 +217,7 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
             return self._remove(request)
         item = assignment(AssignmentInput.parse(request.data))
         record_patients(request, Action.ASSIGN, [item.patient_id])
-        case_load = assign_care_team(
+        case_load = care_team_assign(
             patient_id=item.patient_id,
             olcm_user_id=item.olcm_user_id,
             ilcm_user_id=item.ilcm_user_id,
@@ -232,7 +232,7 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
         values = _removal(request)
         patient_id = values["patient_id"]
         record_patients(request, Action.UNASSIGN, [patient_id])
-        remove_lcm(
+        care_team_unassign(
             patient_id=patient_id,
             role=values["role"],
             actor=request.user,
@@ -287,7 +287,7 @@ class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
         atomic = bool(values.get("atomic"))
         ids = [getattr(item, "patient_id", None) for _, item in entries]
         record_patients(request, Action.BULK_ASSIGN, ids)
-        result = bulk_assign_care_team(
+        result = care_team_bulk_assign(
             assignments=[item for _, item in entries], actor=request.user, atomic=atomic
         )
         body = render_bulk_result([ref for ref, _ in entries], result)

@@ -159,6 +159,12 @@ def _capacity(world: World) -> tuple[str, dict]:
     return f"/{API}/lead_care_managers/{world.lcms[-1].pk}", body
 
 
+def _history(world: World) -> tuple[str, None]:
+    """A page of the first patient's history, which gains an entry per call."""
+    factories.LcmAssignmentHistoryFactory(patient_id=world.patient_id(), new_user=world.admin)
+    return f"/{API}/patients/{world.patient_id()}/lead_care_managers/history?per_page=100", None
+
+
 # Per route template and method; the statements in the order they run.
 BUDGETS: dict[tuple[str, str], Budget] = {
     ("healthz", "GET"): Budget(1, lambda w: ("/healthz", None)),  # SELECT 1
@@ -227,6 +233,8 @@ BUDGETS: dict[tuple[str, str], Budget] = {
     (f"{API}/patients/{{patient_id}}/lead_care_managers", "GET"): Budget(
         4, lambda w: (f"/{API}/patients/{w.patient_id()}/lead_care_managers", None)
     ),
+    # The token, its rate count, the patient, the count, the page, the event.
+    (f"{API}/patients/{{patient_id}}/lead_care_managers/history", "GET"): Budget(6, _history),
     # The token, its rate count, the LCMs with their capacity settings, the counted patients
     # by holder, role and acuity (the stored counts on PostgreSQL).
     (f"{API}/lead_care_managers/workload", "GET"): Budget(

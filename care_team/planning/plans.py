@@ -38,7 +38,7 @@ from care_team.services import (
     MAX_BULK_ITEMS,
     Assignment,
     BulkResult,
-    bulk_assign_care_team,
+    care_team_bulk_assign,
 )
 from patients.selectors import ecm_patients
 
@@ -234,7 +234,7 @@ def apply_plan(
     errors: list[list[str]] = []
     invalid = 0
     for start in range(0, len(items), MAX_BULK_ITEMS):
-        result = bulk_assign_care_team(
+        result = care_team_bulk_assign(
             assignments=items[start : start + MAX_BULK_ITEMS],
             actor=actor,
             default_actor_name=default_actor_name,

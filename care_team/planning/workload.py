@@ -146,16 +146,3 @@ def lcm_loads(rows: Iterable, counts: Counts, weights: dict[str, int]) -> list[L
         utilization = Fraction(load, row.capacity) if row.capacity > 0 else None
         out.append(LcmLoad(row, workload, load, utilization))
     return out
-
-
-# A statement of more rows than this leaves its deltas for ``compact_counts`` (the triggers
-# merge those of smaller ones themselves).
-COMPACT_AFTER = 100
-
-
-def compact_counts() -> None:
-    """PostgreSQL: merge the count deltas bulk writes left (one row per group again); the
-    sums are exact either way, this keeps the table, and its reads, small."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT care_team_workload_compact()")

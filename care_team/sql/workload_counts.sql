@@ -7,9 +7,9 @@
 -- shared row, so they never wait for each other. user_id NULL counts the counted patients
 -- without a holder of that role (no case load, or the role unassigned); acuity '' is unknown.
 --
--- A statement of at most 100 rows merges the rows of the groups it touched (rows a concurrent
--- merge holds are skipped, merged by a later one); larger ones (bulk writes) leave their
--- deltas for care_team_workload_compact(), which the bulk writers call at the end.
+-- Each statement then merges the rows of the holders it touched (rows a concurrent merge
+-- holds are skipped, never waited for, and merged by a later one), so the table stays about
+-- one row per group.
 --
 -- Correctness across tables: a holder change and an acuity/status change of the same patient
 -- each read the other table's row as it is; every writer of either locks the patient row
@@ -55,65 +55,61 @@ $$;
 CREATE FUNCTION care_team_caseload_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     users bigint[];
-    written bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- From no case load (NULL holders) to its holders.
         WITH deltas AS (
-        SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
-        FROM new_rows c
-        JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
-        CROSS JOIN LATERAL (VALUES
-            (c.olcm_id, 'olcm', 1), (NULL::bigint, 'olcm', -1),
-            (c.ilcm_id, 'ilcm', 1), (NULL::bigint, 'ilcm', -1)
-        ) h(u, r, n)
-        WHERE care_team_counted(e.member_record_status)
-        GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
+            SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
+            FROM new_rows c
+            JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
+            CROSS JOIN LATERAL (VALUES
+                (c.olcm_id, 'olcm', 1), (NULL::bigint, 'olcm', -1),
+                (c.ilcm_id, 'ilcm', 1), (NULL::bigint, 'ilcm', -1)
+            ) h(u, r, n)
+            WHERE care_team_counted(e.member_record_status)
+            GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
             SELECT u, r, a, n FROM deltas RETURNING user_id
         )
         SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-        written := (SELECT count(*) FROM new_rows);
     ELSIF TG_OP = 'DELETE' THEN
         WITH deltas AS (
-        SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
-        FROM old_rows c
-        JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
-        CROSS JOIN LATERAL (VALUES
-            (c.olcm_id, 'olcm', -1), (NULL::bigint, 'olcm', 1),
-            (c.ilcm_id, 'ilcm', -1), (NULL::bigint, 'ilcm', 1)
-        ) h(u, r, n)
-        WHERE care_team_counted(e.member_record_status)
-        GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
+            SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
+            FROM old_rows c
+            JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
+            CROSS JOIN LATERAL (VALUES
+                (c.olcm_id, 'olcm', -1), (NULL::bigint, 'olcm', 1),
+                (c.ilcm_id, 'ilcm', -1), (NULL::bigint, 'ilcm', 1)
+            ) h(u, r, n)
+            WHERE care_team_counted(e.member_record_status)
+            GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
             SELECT u, r, a, n FROM deltas RETURNING user_id
         )
         SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-        written := (SELECT count(*) FROM old_rows);
     ELSE
         WITH deltas AS (
-        SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
-        FROM old_rows o
-        JOIN new_rows c ON c.id = o.id
-        JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
-        CROSS JOIN LATERAL (VALUES
-            (o.olcm_id, 'olcm', -1), (c.olcm_id, 'olcm', 1),
-            (o.ilcm_id, 'ilcm', -1), (c.ilcm_id, 'ilcm', 1)
-        ) h(u, r, n)
-        WHERE care_team_counted(e.member_record_status)
-            AND (o.olcm_id IS DISTINCT FROM c.olcm_id OR o.ilcm_id IS DISTINCT FROM c.ilcm_id)
-        GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
+            SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
+            FROM old_rows o
+            JOIN new_rows c ON c.id = o.id
+            JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
+            CROSS JOIN LATERAL (VALUES
+                (o.olcm_id, 'olcm', -1), (c.olcm_id, 'olcm', 1),
+                (o.ilcm_id, 'ilcm', -1), (c.ilcm_id, 'ilcm', 1)
+            ) h(u, r, n)
+            WHERE care_team_counted(e.member_record_status)
+                AND (o.olcm_id IS DISTINCT FROM c.olcm_id OR o.ilcm_id IS DISTINCT FROM c.ilcm_id)
+            GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
             SELECT u, r, a, n FROM deltas RETURNING user_id
         )
         SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-        written := (SELECT count(*) FROM new_rows);
     END IF;
-    -- A small statement merges the rows of the holders it touched.
-    IF written <= 100 AND users IS NOT NULL THEN
+    -- Merge the rows of the holders the statement touched.
+    IF users IS NOT NULL THEN
         PERFORM care_team_workload_compact(users);
     END IF;
     RETURN NULL;
@@ -124,60 +120,56 @@ $$;
 CREATE FUNCTION care_team_eligibility_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     users bigint[];
-    written bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         WITH deltas AS (
-        SELECT h.u, h.r, e.acuity_level AS a, count(*) AS n
-        FROM new_rows e
-        LEFT JOIN care_team_caseload c ON c.patient_id = e.patient_id
-        CROSS JOIN LATERAL (VALUES (c.olcm_id, 'olcm'), (c.ilcm_id, 'ilcm')) h(u, r)
-        WHERE care_team_counted(e.member_record_status)
-        GROUP BY h.u, h.r, e.acuity_level
+            SELECT h.u, h.r, e.acuity_level AS a, count(*) AS n
+            FROM new_rows e
+            LEFT JOIN care_team_caseload c ON c.patient_id = e.patient_id
+            CROSS JOIN LATERAL (VALUES (c.olcm_id, 'olcm'), (c.ilcm_id, 'ilcm')) h(u, r)
+            WHERE care_team_counted(e.member_record_status)
+            GROUP BY h.u, h.r, e.acuity_level
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
             SELECT u, r, a, n FROM deltas RETURNING user_id
         )
         SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-        written := (SELECT count(*) FROM new_rows);
     ELSIF TG_OP = 'DELETE' THEN
         WITH deltas AS (
-        SELECT h.u, h.r, e.acuity_level AS a, -count(*) AS n
-        FROM old_rows e
-        LEFT JOIN care_team_caseload c ON c.patient_id = e.patient_id
-        CROSS JOIN LATERAL (VALUES (c.olcm_id, 'olcm'), (c.ilcm_id, 'ilcm')) h(u, r)
-        WHERE care_team_counted(e.member_record_status)
-        GROUP BY h.u, h.r, e.acuity_level
+            SELECT h.u, h.r, e.acuity_level AS a, -count(*) AS n
+            FROM old_rows e
+            LEFT JOIN care_team_caseload c ON c.patient_id = e.patient_id
+            CROSS JOIN LATERAL (VALUES (c.olcm_id, 'olcm'), (c.ilcm_id, 'ilcm')) h(u, r)
+            WHERE care_team_counted(e.member_record_status)
+            GROUP BY h.u, h.r, e.acuity_level
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
             SELECT u, r, a, n FROM deltas RETURNING user_id
         )
         SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-        written := (SELECT count(*) FROM old_rows);
     ELSE
         WITH deltas AS (
-        SELECT h.u, h.r, s.a, sum(s.n) AS n
-        FROM old_rows o
-        JOIN new_rows e ON e.id = o.id
-        LEFT JOIN care_team_caseload c ON c.patient_id = e.patient_id
-        CROSS JOIN LATERAL (VALUES
-            (o.acuity_level, -1, care_team_counted(o.member_record_status)),
-            (e.acuity_level, 1, care_team_counted(e.member_record_status))
-        ) s(a, n, counted)
-        CROSS JOIN LATERAL (VALUES (c.olcm_id, 'olcm'), (c.ilcm_id, 'ilcm')) h(u, r)
-        WHERE s.counted
-            AND (o.acuity_level <> e.acuity_level
-                OR o.member_record_status <> e.member_record_status)
-        GROUP BY h.u, h.r, s.a HAVING sum(s.n) <> 0
+            SELECT h.u, h.r, s.a, sum(s.n) AS n
+            FROM old_rows o
+            JOIN new_rows e ON e.id = o.id
+            LEFT JOIN care_team_caseload c ON c.patient_id = e.patient_id
+            CROSS JOIN LATERAL (VALUES
+                (o.acuity_level, -1, care_team_counted(o.member_record_status)),
+                (e.acuity_level, 1, care_team_counted(e.member_record_status))
+            ) s(a, n, counted)
+            CROSS JOIN LATERAL (VALUES (c.olcm_id, 'olcm'), (c.ilcm_id, 'ilcm')) h(u, r)
+            WHERE s.counted
+                AND (o.acuity_level <> e.acuity_level
+                    OR o.member_record_status <> e.member_record_status)
+            GROUP BY h.u, h.r, s.a HAVING sum(s.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
             SELECT u, r, a, n FROM deltas RETURNING user_id
         )
         SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-        written := (SELECT count(*) FROM new_rows);
     END IF;
-    -- A small statement merges the rows of the holders it touched.
-    IF written <= 100 AND users IS NOT NULL THEN
+    -- Merge the rows of the holders the statement touched.
+    IF users IS NOT NULL THEN
         PERFORM care_team_workload_compact(users);
     END IF;
     RETURN NULL;

@@ -19,7 +19,6 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from care_team.planning.workload import compact_counts as compact_workload_counts
 from ecm_admin.csvfiles import Record
 from ecm_admin.db import bulk_update_rows, copy_insert, insert_returning_ids
 from patients.importers.base import ChunkImporter, Validated
@@ -290,5 +289,4 @@ def import_members(
     report = run(importer, records, chunk_size=chunk_size, on_progress=on_progress)
     if not dry_run:
         compact_search_counts()
-        compact_workload_counts()  # new members and status changes weigh on caseloads
     return report

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from care_team.models import CaseLoad
-from care_team.services import Assignment, bulk_assign_care_team
+from care_team.services import Assignment, care_team_bulk_assign
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_only_the_changed_roles_get_new_time_stamps():
     ]
 
     with CaptureQueriesContext(connection) as queries:
-        result = bulk_assign_care_team(assignments=items, actor=None)
+        result = care_team_bulk_assign(assignments=items, actor=None)
 
     assert result.errors == [[]] * 5
     rows = {

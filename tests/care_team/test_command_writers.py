@@ -36,7 +36,7 @@ def calls(monkeypatch) -> list[tuple[str, list[int]]]:
     """``(thread name, patient ids)`` of every call the command makes to the service."""
     recorded: list[tuple[str, list[int]]] = []
     lock = threading.Lock()
-    service = command.bulk_assign_care_team
+    service = command.care_team_bulk_assign
 
     def recording(*, assignments, **kwargs):
         ids = [item.patient_id for item in assignments if isinstance(item, command.Assignment)]
@@ -44,7 +44,7 @@ def calls(monkeypatch) -> list[tuple[str, list[int]]]:
             recorded.append((threading.current_thread().name, ids))
         return service(assignments=assignments, **kwargs)
 
-    monkeypatch.setattr(command, "bulk_assign_care_team", recording)
+    monkeypatch.setattr(command, "care_team_bulk_assign", recording)
     return recorded
 
 
@@ -170,14 +170,14 @@ def test_a_failing_writer_reports_what_the_other_one_wrote(tmp_path, monkeypatch
     jane = factories.lcm_user()
     patients = [factories.ecm_patient() for _ in range(6)]
     doomed = {patient.pk for patient in patients if patient.pk % WRITERS == 0}
-    service = command.bulk_assign_care_team
+    service = command.care_team_bulk_assign
 
     def failing(*, assignments, **kwargs):
         if any(getattr(item, "patient_id", None) in doomed for item in assignments):
             raise DatabaseError("connection lost")
         return service(assignments=assignments, **kwargs)
 
-    monkeypatch.setattr(command, "bulk_assign_care_team", failing)
+    monkeypatch.setattr(command, "care_team_bulk_assign", failing)
     path = write_csv(
         tmp_path / "in.csv",
         [["patient_id", "olcm_user_id"], *[[patient.pk, jane.pk] for patient in patients]],

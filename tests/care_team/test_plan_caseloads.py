@@ -15,7 +15,7 @@ from care_team.management.commands import plan_caseloads as command
 from care_team.models import CaseLoad, LcmAssignmentHistory, LeadCareManagerProfile
 from care_team.planning import plans
 from care_team.planning.workload import acuity_weights, counted_patients, workloads
-from care_team.services import CARE_TEAM_CHANGED, assign_care_team
+from care_team.services import CARE_TEAM_CHANGED, care_team_assign
 from patients.choices import MemberRecordStatus
 from patients.models import Activity
 from tests import factories
@@ -138,7 +138,7 @@ def test_apply_writes_history_activity_and_audit_as_a_manual_assignment(world, a
     activity = Activity.objects.filter(patient=world["high"]).get()
     # As a manual assignment of the same change with the same reason describes it.
     manual = factories.ecm_patient()
-    assign_care_team(patient_id=manual.pk, olcm_user_id=jane.pk, actor=admin, reason="Q3 fill")
+    care_team_assign(patient_id=manual.pk, olcm_user_id=jane.pk, actor=admin, reason="Q3 fill")
     expected = Activity.objects.filter(patient=manual).get()
     assert (activity.kind, activity.description, activity.actor_id, activity.actor_name) == (
         expected.kind,
@@ -249,7 +249,7 @@ def test_a_patient_changed_after_planning_is_skipped_and_reported(world, monkeyp
 
     def plan_then_someone_assigns(**kwargs):
         plan = planned(**kwargs)
-        assign_care_team(patient_id=world["high"].pk, olcm_user_id=other.pk, actor=None)
+        care_team_assign(patient_id=world["high"].pk, olcm_user_id=other.pk, actor=None)
         return plan
 
     monkeypatch.setattr(plans, "plan_auto_assign", plan_then_someone_assigns)
@@ -279,7 +279,7 @@ def test_failures_are_printed_and_summed(world, monkeypatch):
     def plan_then_everything_changes(**kwargs):
         plan = planned(**kwargs)
         for key in ("high", "medium", "low"):
-            assign_care_team(patient_id=world[key].pk, olcm_user_id=world["bob"].pk, actor=None)
+            care_team_assign(patient_id=world[key].pk, olcm_user_id=world["bob"].pk, actor=None)
         return plan
 
     monkeypatch.setattr(plans, "plan_auto_assign", plan_then_everything_changes)

@@ -9,9 +9,9 @@ from care_team.models import CaseLoad, LcmAssignmentHistory
 from care_team.services import (
     Assignment,
     InvalidItem,
-    assign_care_team,
-    bulk_assign_care_team,
-    remove_lcm,
+    care_team_assign,
+    care_team_bulk_assign,
+    care_team_unassign,
 )
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
@@ -30,7 +30,7 @@ def _activities(patient):
 
 
 def test_assign_creates_case_load_and_records_history_and_activity(patient, jane, bob, admin):
-    case_load = assign_care_team(
+    case_load = care_team_assign(
         patient_id=patient.pk,
         olcm_user_id=jane.pk,
         ilcm_user_id=bob.pk,
@@ -70,7 +70,7 @@ def test_assign_creates_case_load_and_records_history_and_activity(patient, jane
 
 
 def test_returned_case_load_has_patient_and_users_loaded(patient, jane, admin):
-    case_load = assign_care_team(patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin)
+    case_load = care_team_assign(patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin)
     with CaptureQueriesContext(connection) as queries:
         assert case_load.patient.name == "John Doe"
         assert case_load.olcm.name == "Jane Coordinator"
@@ -79,10 +79,10 @@ def test_returned_case_load_has_patient_and_users_loaded(patient, jane, admin):
 
 
 def test_reassigning_the_same_user_records_nothing(patient, jane, bob, admin):
-    assign_care_team(patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin)
     before = CaseLoad.objects.get(patient=patient)
 
-    assign_care_team(patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin)
 
     after = CaseLoad.objects.get(patient=patient)
     assert after.olcm_assigned_at == before.olcm_assigned_at
@@ -98,7 +98,7 @@ def test_changing_one_role_leaves_the_other_alone(patient, jane, bob, admin):
     )
     carol = factories.lcm_user(first_name="Carol", last_name="Case")
 
-    assign_care_team(patient_id=patient.pk, olcm_user_id=carol.pk, ilcm_user_id=bob.pk, actor=admin)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=carol.pk, ilcm_user_id=bob.pk, actor=admin)
 
     case_load = CaseLoad.objects.get(patient=patient)
     assert case_load.olcm_id == carol.pk
@@ -114,7 +114,7 @@ def test_changing_one_role_leaves_the_other_alone(patient, jane, bob, admin):
 
 
 def test_provider_assignment_is_recorded_as_provider(patient, jane, dr_smith, admin):
-    case_load = assign_care_team(
+    case_load = care_team_assign(
         patient_id=patient.pk, olcm_user_id=jane.pk, provider_id=dr_smith.pk, actor=admin
     )
     assert case_load.provider_id == dr_smith.pk
@@ -126,7 +126,7 @@ def test_provider_assignment_is_recorded_as_provider(patient, jane, dr_smith, ad
 
 
 def test_without_actor_the_system_is_named(patient, jane):
-    assign_care_team(patient_id=patient.pk, olcm_user_id=jane.pk, actor=None)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=jane.pk, actor=None)
     assert _history(patient)[0].acted_by_name == "System"
     assert _activities(patient)[0].actor_name == "System"
 
@@ -150,7 +150,7 @@ def test_without_actor_the_system_is_named(patient, jane):
 def test_assign_errors(patient, admin, kwargs, exc_type, errors):
     kwargs = {"patient_id": patient.pk, **kwargs}
     with pytest.raises(exc_type) as info:
-        assign_care_team(actor=admin, **kwargs)
+        care_team_assign(actor=admin, **kwargs)
     rendered = info.value.errors if exc_type is UnprocessableEntity else [str(info.value.detail)]
     assert rendered == errors
     assert not CaseLoad.objects.exists()
@@ -161,7 +161,7 @@ def test_only_active_ecm_users_can_be_lcms_and_only_providers_providers(patient,
     not_ecm = factories.UserFactory(roles=["coordinator"])
     lcm = factories.lcm_user()
     with pytest.raises(UnprocessableEntity) as info:
-        assign_care_team(
+        care_team_assign(
             patient_id=patient.pk,
             olcm_user_id=inactive.pk,
             ilcm_user_id=not_ecm.pk,
@@ -180,21 +180,21 @@ def test_only_active_ecm_users_can_be_lcms_and_only_providers_providers(patient,
 def test_non_ecm_patient_is_not_found(jane, admin):
     plain = factories.PatientFactory()
     with pytest.raises(NotFound):
-        assign_care_team(patient_id=plain.pk, olcm_user_id=jane.pk, actor=admin)
+        care_team_assign(patient_id=plain.pk, olcm_user_id=jane.pk, actor=admin)
 
 
 def test_reason_is_bounded(patient, jane, admin):
     with pytest.raises(UnprocessableEntity) as info:
-        assign_care_team(
+        care_team_assign(
             patient_id=patient.pk, olcm_user_id=jane.pk, actor=admin, reason="x" * 1001
         )
     assert info.value.errors == ["reason must be at most 1000 characters"]
 
 
 def test_remove_lcm_records_history_and_clears_assigned_at(patient, jane, bob, admin):
-    assign_care_team(patient_id=patient.pk, olcm_user_id=jane.pk, ilcm_user_id=bob.pk, actor=admin)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=jane.pk, ilcm_user_id=bob.pk, actor=admin)
 
-    remove_lcm(patient_id=patient.pk, role="olcm", actor=admin, reason="Moved away")
+    care_team_unassign(patient_id=patient.pk, role="olcm", actor=admin, reason="Moved away")
 
     case_load = CaseLoad.objects.get(patient=patient)
     assert (case_load.olcm_id, case_load.olcm_assigned_at) == (None, None)
@@ -221,20 +221,20 @@ def test_remove_lcm_records_history_and_clears_assigned_at(patient, jane, bob, a
 )
 def test_remove_lcm_errors(patient, admin, role, exc_type, message):
     with pytest.raises(exc_type) as info:
-        remove_lcm(patient_id=patient.pk, role=role, actor=admin)
+        care_team_unassign(patient_id=patient.pk, role=role, actor=admin)
     assert message in str(info.value.detail)
 
 
 def test_remove_from_unknown_patient(admin):
     with pytest.raises(NotFound) as info:
-        remove_lcm(patient_id=123_456, role="olcm", actor=admin)
+        care_team_unassign(patient_id=123_456, role="olcm", actor=admin)
     assert str(info.value.detail) == "Patient not found"
 
 
 def test_single_and_bulk_record_the_same_rows(jane, bob, admin):
     one, two = factories.ecm_patient(), factories.ecm_patient()
-    assign_care_team(patient_id=one.pk, olcm_user_id=jane.pk, actor=admin, reason="r")
-    bulk_assign_care_team(
+    care_team_assign(patient_id=one.pk, olcm_user_id=jane.pk, actor=admin, reason="r")
+    care_team_bulk_assign(
         assignments=[Assignment(patient_id=two.pk, olcm_user_id=jane.pk, reason="r")], actor=admin
     )
 
@@ -252,7 +252,7 @@ def test_single_and_bulk_record_the_same_rows(jane, bob, admin):
 
 
 def test_bulk_dry_run_writes_nothing(patient, jane, admin):
-    result = bulk_assign_care_team(
+    result = care_team_bulk_assign(
         assignments=[Assignment(patient_id=patient.pk, olcm_user_id=jane.pk)],
         actor=admin,
         dry_run=True,
@@ -264,7 +264,7 @@ def test_bulk_dry_run_writes_nothing(patient, jane, admin):
 
 
 def test_bulk_passes_invalid_items_through_in_order(patient, jane, admin):
-    result = bulk_assign_care_team(
+    result = care_team_bulk_assign(
         assignments=[
             InvalidItem(("patient_id must be an integer",)),
             Assignment(patient_id=patient.pk, olcm_user_id=jane.pk),
@@ -279,12 +279,12 @@ def test_bulk_passes_invalid_items_through_in_order(patient, jane, admin):
 def test_bulk_refuses_more_than_1000_items(admin):
     items = [Assignment(patient_id=1, olcm_user_id=1)] * 1001
     with pytest.raises(UnprocessableEntity):
-        bulk_assign_care_team(assignments=items, actor=admin)
+        care_team_bulk_assign(assignments=items, actor=admin)
 
 
 def test_single_assign_query_count_is_fixed(patient, jane, bob, dr_smith, admin):
     with CaptureQueriesContext(connection) as first:
-        assign_care_team(
+        care_team_assign(
             patient_id=patient.pk,
             olcm_user_id=jane.pk,
             ilcm_user_id=bob.pk,
@@ -293,7 +293,7 @@ def test_single_assign_query_count_is_fixed(patient, jane, bob, dr_smith, admin)
         )
     carol = factories.lcm_user()
     with CaptureQueriesContext(connection) as second:
-        assign_care_team(patient_id=patient.pk, olcm_user_id=carol.pk, actor=admin)
+        care_team_assign(patient_id=patient.pk, olcm_user_id=carol.pk, actor=admin)
     # savepoint, lock patient, case load, users, write case load, history, activities, release
     assert len(first) == 8
     assert len(second) == 8

@@ -14,9 +14,9 @@ from care_team.models import CaseLoad
 from care_team.planning.workload import counted_patients, missing
 from care_team.services import (
     Assignment,
-    assign_care_team,
-    bulk_assign_care_team,
-    remove_lcm,
+    care_team_assign,
+    care_team_bulk_assign,
+    care_team_unassign,
 )
 from patients.choices import MemberRecordStatus
 from patients.models import EcmEligibilityInformation, Patient
@@ -43,16 +43,16 @@ def test_counts_follow_every_kind_of_write():
     assert_consistent()
 
     # A case load is created, a role changes, a role is removed.
-    assign_care_team(patient_id=patients[0].pk, olcm_user_id=lcms[0].pk, actor=None)
-    assign_care_team(
+    care_team_assign(patient_id=patients[0].pk, olcm_user_id=lcms[0].pk, actor=None)
+    care_team_assign(
         patient_id=patients[0].pk, olcm_user_id=lcms[1].pk, ilcm_user_id=lcms[2].pk, actor=None
     )
-    remove_lcm(patient_id=patients[0].pk, role="ilcm", actor=None)
+    care_team_unassign(patient_id=patients[0].pk, role="ilcm", actor=None)
     counts = assert_consistent()
     assert counts[(lcms[1].pk, "olcm", "low")] == 1
 
     # Many at once (one statement per kind of change).
-    bulk_assign_care_team(
+    care_team_bulk_assign(
         assignments=[
             Assignment(
                 patient_id=p.pk, olcm_user_id=lcms[n % 3].pk, ilcm_user_id=lcms[(n + 1) % 3].pk
@@ -92,7 +92,7 @@ def test_missing_counts_every_counted_patient_without_a_holder():
     bare = factories.ecm_patient(member_record_status=MemberRecordStatus.NEW)  # no case load
     half = factories.ecm_patient(member_record_status=MemberRecordStatus.CONTINUING)
     factories.ecm_patient(member_record_status=MemberRecordStatus.TERMINATED)  # not counted
-    assign_care_team(patient_id=half.pk, olcm_user_id=lcm.pk, actor=None)
+    care_team_assign(patient_id=half.pk, olcm_user_id=lcm.pk, actor=None)
     counts = assert_consistent()
     assert missing(counts) == {"olcm": 1, "ilcm": 2}
     assert bare.pk  # the patient without a case load is one of the two without an iLCM
@@ -113,7 +113,7 @@ def test_random_writes_keep_the_stored_counts_exact():
         patient = rng.choice(patients)
         kind = rng.randrange(3)
         if kind == 0:
-            assign_care_team(
+            care_team_assign(
                 patient_id=patient.pk,
                 olcm_user_id=rng.choice(lcms).pk,
                 ilcm_user_id=rng.choice(lcms).pk,
@@ -123,7 +123,7 @@ def test_random_writes_keep_the_stored_counts_exact():
             case_load = CaseLoad.objects.filter(patient=patient).first()
             role = rng.choice(["olcm", "ilcm"])
             if case_load and getattr(case_load, f"{role}_id"):
-                remove_lcm(patient_id=patient.pk, role=role, actor=None)
+                care_team_unassign(patient_id=patient.pk, role=role, actor=None)
         else:
             patient_update(
                 patient_id=patient.pk,

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from care_team.models import CaseLoad, LcmAssignmentHistory
-from care_team.services import assign_care_team
+from care_team.services import care_team_assign
 from ecm_admin.db import bulk_update_rows
 from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
 from tests import factories
@@ -58,7 +58,7 @@ def test_deleting_a_patient_still_removes_its_history():
     patient = factories.ecm_patient()
     lcm = factories.lcm_user()
 
-    assign_care_team(patient_id=patient.pk, olcm_user_id=lcm.pk, actor=None)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=lcm.pk, actor=None)
     assert LcmAssignmentHistory.objects.filter(patient=patient).exists()
 
     Patient.objects.filter(pk=patient.pk).delete()
@@ -73,7 +73,7 @@ def test_assignment_history_outlives_a_deleted_case_load():
     database directly leaves the record of who was assigned in place."""
     patient = factories.ecm_patient()
     lcm = factories.lcm_user()
-    assign_care_team(patient_id=patient.pk, olcm_user_id=lcm.pk, actor=None)
+    care_team_assign(patient_id=patient.pk, olcm_user_id=lcm.pk, actor=None)
 
     CaseLoad.objects.filter(patient=patient).delete()
 

@@ -31,7 +31,7 @@ from care_team.services import (
     PATIENT_NOT_FOUND,
     Assignment,
     InvalidItem,
-    bulk_assign_care_team,
+    care_team_bulk_assign,
 )
 from ecm_admin.csvfiles import CsvFileError, CsvReader, Record
 from ecm_admin.exceptions import UnprocessableEntity
@@ -322,7 +322,7 @@ class _Writers:
         return parts
 
     def _assign(self, items: list[Assignment | InvalidItem]) -> list[list[str]]:
-        result = bulk_assign_care_team(
+        result = care_team_bulk_assign(
             assignments=items,
             actor=self.actor,
             default_actor_name=COMMAND_ACTOR_NAME,
