@@ -7,9 +7,10 @@
 -- shared row, so they never wait for each other. user_id NULL counts the counted patients
 -- without a holder of that role (no case load, or the role unassigned); acuity '' is unknown.
 --
--- Each statement then merges the rows of the holders it touched (rows a concurrent merge
--- holds are skipped, never waited for, and merged by a later one), so the table stays about
--- one row per group.
+-- Each transaction merges, as it commits, the rows of every group that has several (a
+-- deferred trigger, once per transaction): the table stays about one row per group, whatever
+-- the writes, and no statement of the application runs for it. Rows a concurrent merge holds
+-- are skipped, never waited for, and merged by a later one.
 --
 -- Correctness across tables: a holder change and an acuity/status change of the same patient
 -- each read the other table's row as it is; every writer of either locks the patient row
@@ -29,19 +30,21 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT status IN ('new_member', 'continuing_member', 'pending_member')
 $$;
 
--- Merge the delta rows of these holders' groups (by default, of every group) into one row
--- each; rows a concurrent merge holds are skipped, left for a later one. NULL in ``users``
--- stands for the groups without a holder.
-CREATE FUNCTION care_team_workload_compact(users bigint[] DEFAULT NULL) RETURNS void
+-- Merge the rows of every group that has several into one row each; rows a concurrent merge
+-- holds are skipped, left for a later one.
+CREATE FUNCTION care_team_workload_compact() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     WITH merged AS (
         DELETE FROM care_team_workloadcount
         WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM care_team_workloadcount
-            WHERE users IS NULL OR user_id = ANY (users)
-                OR (user_id IS NULL AND array_position(users, NULL) IS NOT NULL)
-            FOR UPDATE SKIP LOCKED
+            SELECT w.ctid FROM care_team_workloadcount w
+            JOIN (
+                SELECT user_id, role, acuity FROM care_team_workloadcount
+                GROUP BY user_id, role, acuity HAVING count(*) > 1
+            ) several ON several.user_id IS NOT DISTINCT FROM w.user_id
+                AND several.role = w.role AND several.acuity = w.acuity
+            FOR UPDATE OF w SKIP LOCKED
         ))
         RETURNING user_id, role, acuity, patients
     )
@@ -51,10 +54,25 @@ BEGIN
 END
 $$;
 
+-- At commit, once per transaction that added rows: merge the groups that have several.
+CREATE FUNCTION care_team_workload_merge_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('care_team.workload_merged', true) = txid_current()::text THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('care_team.workload_merged', txid_current()::text, true);
+    PERFORM care_team_workload_compact();
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER care_team_workloadcount_merged
+    AFTER INSERT ON care_team_workloadcount DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION care_team_workload_merge_at_commit();
+
 -- The case loads: holders change.
 CREATE FUNCTION care_team_caseload_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    users bigint[];
+    added_rows bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- From no case load (NULL holders) to its holders.
@@ -70,9 +88,9 @@ BEGIN
             GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
-            SELECT u, r, a, n FROM deltas RETURNING user_id
+            SELECT u, r, a, n FROM deltas RETURNING 1
         )
-        SELECT array_agg(DISTINCT user_id) INTO users FROM added;
+        SELECT count(*) INTO added_rows FROM added;
     ELSIF TG_OP = 'DELETE' THEN
         WITH deltas AS (
             SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
@@ -86,9 +104,9 @@ BEGIN
             GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
-            SELECT u, r, a, n FROM deltas RETURNING user_id
+            SELECT u, r, a, n FROM deltas RETURNING 1
         )
-        SELECT array_agg(DISTINCT user_id) INTO users FROM added;
+        SELECT count(*) INTO added_rows FROM added;
     ELSE
         WITH deltas AS (
             SELECT h.u, h.r, e.acuity_level AS a, sum(h.n) AS n
@@ -104,13 +122,9 @@ BEGIN
             GROUP BY h.u, h.r, e.acuity_level HAVING sum(h.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
-            SELECT u, r, a, n FROM deltas RETURNING user_id
+            SELECT u, r, a, n FROM deltas RETURNING 1
         )
-        SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-    END IF;
-    -- Merge the rows of the holders the statement touched.
-    IF users IS NOT NULL THEN
-        PERFORM care_team_workload_compact(users);
+        SELECT count(*) INTO added_rows FROM added;
     END IF;
     RETURN NULL;
 END
@@ -119,7 +133,7 @@ $$;
 -- The eligibility rows: a patient's status (counted or not) or acuity changes.
 CREATE FUNCTION care_team_eligibility_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    users bigint[];
+    added_rows bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         WITH deltas AS (
@@ -131,9 +145,9 @@ BEGIN
             GROUP BY h.u, h.r, e.acuity_level
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
-            SELECT u, r, a, n FROM deltas RETURNING user_id
+            SELECT u, r, a, n FROM deltas RETURNING 1
         )
-        SELECT array_agg(DISTINCT user_id) INTO users FROM added;
+        SELECT count(*) INTO added_rows FROM added;
     ELSIF TG_OP = 'DELETE' THEN
         WITH deltas AS (
             SELECT h.u, h.r, e.acuity_level AS a, -count(*) AS n
@@ -144,9 +158,9 @@ BEGIN
             GROUP BY h.u, h.r, e.acuity_level
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
-            SELECT u, r, a, n FROM deltas RETURNING user_id
+            SELECT u, r, a, n FROM deltas RETURNING 1
         )
-        SELECT array_agg(DISTINCT user_id) INTO users FROM added;
+        SELECT count(*) INTO added_rows FROM added;
     ELSE
         WITH deltas AS (
             SELECT h.u, h.r, s.a, sum(s.n) AS n
@@ -164,13 +178,9 @@ BEGIN
             GROUP BY h.u, h.r, s.a HAVING sum(s.n) <> 0
         ), added AS (
             INSERT INTO care_team_workloadcount (user_id, role, acuity, patients)
-            SELECT u, r, a, n FROM deltas RETURNING user_id
+            SELECT u, r, a, n FROM deltas RETURNING 1
         )
-        SELECT array_agg(DISTINCT user_id) INTO users FROM added;
-    END IF;
-    -- Merge the rows of the holders the statement touched.
-    IF users IS NOT NULL THEN
-        PERFORM care_team_workload_compact(users);
+        SELECT count(*) INTO added_rows FROM added;
     END IF;
     RETURN NULL;
 END

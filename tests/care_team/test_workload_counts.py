@@ -140,3 +140,28 @@ def test_random_writes_keep_the_stored_counts_exact():
         cursor.execute("SELECT count(*) FROM care_team_workloadcount")
         rows = cursor.fetchone()[0]
     assert rows == len(counted_patients())  # merged: one row per group
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_every_transaction_merges_its_count_rows_as_it_commits():
+    lcms = [factories.lcm_user() for _ in range(3)]
+    patients = [
+        factories.ecm_patient(member_record_status=MemberRecordStatus.NEW, acuity_level=level)
+        for level in ["low", "medium", "high"] * 50
+    ]
+    care_team_bulk_assign(
+        assignments=[
+            Assignment(
+                patient_id=p.pk, olcm_user_id=lcms[n % 3].pk, ilcm_user_id=lcms[(n + 1) % 3].pk
+            )
+            for n, p in enumerate(patients)
+        ],
+        actor=None,
+    )
+    care_team_assign(patient_id=patients[0].pk, olcm_user_id=lcms[2].pk, actor=None)
+    counts = assert_consistent()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM care_team_workloadcount")
+        rows = cursor.fetchone()[0]
+    assert rows == len(counts)  # no statement of the app merged them: the commits did
