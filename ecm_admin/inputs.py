@@ -431,7 +431,10 @@ class InstantField(InputField):
 
     def value_schema(self) -> dict[str, Any]:
         return {
-            "type": "string",
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
             "description": (
                 "An ISO 8601 timestamp (UTC unless it says its offset), or a date (YYYY-MM-DD: "
                 "the end of that day, UTC)."

@@ -16,8 +16,10 @@ def lead_care_manager_update(*, user_id: int, changes: dict[str, Any]) -> bool:
     Lead Care Manager; ``False`` when there is no such LCM (nothing is written)."""
     if not active_lcms().filter(pk=user_id).exists():
         return False
-    profile, _ = LeadCareManagerProfile.objects.select_for_update().get_or_create(user_id=user_id)
     fields = [name for name in ("capacity", "accepting_patients") if name in changes]
+    if not fields:
+        return True  # nothing asked: nothing written
+    profile, _ = LeadCareManagerProfile.objects.select_for_update().get_or_create(user_id=user_id)
     for name in fields:
         setattr(profile, name, changes[name])
     profile.save(update_fields=[*fields, "updated_at"])

@@ -71,13 +71,6 @@ class LeadCareManagerUpdateInput(Input):
     class Meta:
         ref_name = "LeadCareManagerUpdateBody"
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs["lead_care_manager"]:
-            raise serializers.ValidationError(
-                ["lead_care_manager must give capacity, accepting_patients or both"]
-            )
-        return attrs
-
 
 class WorkloadQuery(Input):
     """``GET /lead_care_managers/workload``."""
