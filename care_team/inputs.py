@@ -21,8 +21,8 @@ MAX_SEARCH_LENGTH = 200
 REASON_HELP = "Kept on the assignment history and the activity."
 
 
-class LeadCareManagerListQuery(Input):
-    """``GET /lead_care_managers``."""
+class LeadCareManagerSearchQuery(Input):
+    """A page of Lead Care Managers found by name or email: what the lists of LCMs share."""
 
     in_query = True
     accepts_unknown_keys = True
@@ -33,6 +33,11 @@ class LeadCareManagerListQuery(Input):
         max_length=MAX_SEARCH_LENGTH,
         help_text="Case-insensitive substring of first, last or full name, or email.",
     )
+
+
+class LeadCareManagerListQuery(LeadCareManagerSearchQuery):
+    """``GET /lead_care_managers``."""
+
     role = ChoiceField(
         LcmRole.values,
         help_text=(

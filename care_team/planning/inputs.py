@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from care_team.inputs import LeadCareManagerSearchQuery
 from care_team.services import MAX_REASON_LENGTH
 from ecm_admin.inputs import (
     BooleanField,
@@ -20,11 +21,9 @@ from ecm_admin.inputs import (
     TextField,
     unknown_keys_sentence,
 )
-from ecm_admin.pagination import PageField, PerPageField
 from patients import selectors as patient_selectors
 from patients.filtersets import PatientFilterSet
 
-MAX_SEARCH_LENGTH = 200
 MAX_PLAN_PATIENTS = 1000
 MAX_MOVES = 1000
 WORKLOAD_SORTS = ("utilization", "name", "weighted_load", "available_capacity")
@@ -72,18 +71,9 @@ class LeadCareManagerUpdateInput(Input):
         ref_name = "LeadCareManagerUpdateBody"
 
 
-class WorkloadQuery(Input):
+class WorkloadQuery(LeadCareManagerSearchQuery):
     """``GET /lead_care_managers/workload``."""
 
-    in_query = True
-    accepts_unknown_keys = True
-
-    page = PageField()
-    per_page = PerPageField()
-    search = TextField(
-        max_length=MAX_SEARCH_LENGTH,
-        help_text="Case-insensitive substring of first, last or full name, or email.",
-    )
     sort_by = ChoiceField(
         WORKLOAD_SORTS, help_text="Sort key (default `utilization`); ties are broken by `id`."
     )

@@ -235,6 +235,16 @@ def heaviest_first(patients: Iterable[Patient]) -> list[Patient]:
     return sorted(patients, key=lambda patient: (-patient.weight, patient.id))
 
 
+def _first(patients: Iterable[Patient], limit: int | None, plan: Plan) -> list[Patient]:
+    """The patients a plan takes, heaviest first, at most ``limit``; the others counted in
+    ``plan.remaining_count``."""
+    ordered = heaviest_first(patients)
+    if limit is not None and len(ordered) > limit:
+        plan.remaining_count = len(ordered) - limit
+        ordered = ordered[:limit]
+    return ordered
+
+
 def _why(role: str, loads: _Loads, lcm_id: int, weight: int, reason: str) -> str:
     capacity, load = loads.lcms[lcm_id].capacity, loads.load[lcm_id]
     before, after = _fmt_ratio(load, capacity), _fmt_ratio(load + weight, capacity)
@@ -265,10 +275,7 @@ def plan_fill(
     """
     loads = _Loads(lcms)
     plan = Plan(before=loads.snapshot())
-    ordered = heaviest_first(patients)
-    if limit is not None and len(ordered) > limit:
-        plan.remaining_count = len(ordered) - limit
-        ordered = ordered[:limit]
+    ordered = _first(patients, limit, plan)
     for patient in ordered:
         holders = {role: patient.holder(role) for role in ROLES}
         for role in roles:
@@ -432,10 +439,7 @@ def plan_transfer_to(
     already holds is unplaced."""
     loads = _Loads(lcms)
     plan = Plan(before=loads.snapshot())
-    ordered = heaviest_first(patients)
-    if limit is not None and len(ordered) > limit:
-        plan.remaining_count = len(ordered) - limit
-        ordered = ordered[:limit]
+    ordered = _first(patients, limit, plan)
     for patient in ordered:
         for role in roles:
             if patient.holder(role) != source:
