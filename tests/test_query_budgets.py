@@ -263,12 +263,12 @@ MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
     "auto_assign rebalance": (
         f"{API}/lead_care_managers/auto_assign",
         "POST",
-        Budget(8, _auto_assign(dry_run=True, mode="rebalance", role="both")),
+        Budget(11, _auto_assign(dry_run=True, mode="rebalance", role="both")),
     ),
     "auto_assign rebalance applied": (
         f"{API}/lead_care_managers/auto_assign",
         "POST",
-        Budget(16, _auto_assign(dry_run=False, mode="rebalance", role="both")),
+        Budget(19, _auto_assign(dry_run=False, mode="rebalance", role="both")),
     ),
     # The care team as of an instant: also the patient's history entries (and the users who
     # held a role then, when they are not the present holders: none here).

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from care_team.planning.workload import (
     ACUITIES,
     COUNTED_STATUSES,
     UNKNOWN,
+    Counts,
     Workload,
     acuity_weights,
     counted_patients,
@@ -84,8 +85,10 @@ def lead_care_manager_rows(users: QuerySet | None = None) -> list[LcmRow]:
     ]
 
 
-def current_workloads(rows: Sequence[LcmRow]) -> dict[int, Workload]:
-    return workloads(((row.id, row.capacity, row.accepting) for row in rows), counted_patients())
+def current_workloads(rows: Sequence[LcmRow], counts: Counts | None = None) -> dict[int, Workload]:
+    """Each LCM's workload, from ``counts`` (read when not given)."""
+    counts = counted_patients() if counts is None else counts
+    return workloads(((row.id, row.capacity, row.accepting) for row in rows), counts)
 
 
 def planner_lcms(
@@ -155,24 +158,18 @@ def counted(patients: QuerySet | None = None) -> QuerySet:
     )
 
 
-def _weight() -> Case:
-    """A patient's weight by acuity (``ACUITY_WEIGHTS``), as the database computes it."""
-    weights = acuity_weights()
-    level = "ecm_eligibility_information__acuity_level"
-    return Case(
-        *[When(**{level: acuity}, then=Value(weights[acuity])) for acuity in ACUITIES[:3]],
-        default=Value(weights[UNKNOWN]),
-        output_field=IntegerField(),
-    )
-
-
 def patients_missing(
-    roles: Sequence[str], patients: QuerySet | None = None, *, limit: int | None = None
+    roles: Sequence[str],
+    patients: QuerySet | None = None,
+    *,
+    limit: int | None = None,
+    counts: Counts | None = None,
 ) -> tuple[list[Patient], int]:
-    """Counted patients (of ``patients``, e.g. a filtered list) lacking any of ``roles``, and
-    how many there are. With ``limit``, only the first ``limit`` a fill places (the heaviest,
-    then by id), read with their count in one query: a call that plans 1,000 patients does
-    not read the hundred thousand waiting behind them."""
+    """Counted patients (of ``patients``, e.g. a filtered list; None: every ECM patient)
+    lacking any of ``roles``, and how many there are. With ``limit``, only the first
+    ``limit`` a fill places (the heaviest, then by id): a call that plans 1,000 patients does
+    not read the hundred thousand waiting behind them, and, given the workload ``counts`` of
+    every patient, one role's total is read from them instead of counted."""
     missing = Q()
     for role in roles:
         missing |= Q(case_load__isnull=True) | Q(**{f"case_load__{role}__isnull": True})
@@ -182,14 +179,43 @@ def patients_missing(
     if limit is None:
         found = _patients(rows.order_by().values_list(*_FIELDS[:4]), stamps=False)
         return found, len(found)
-    ranked = (
-        rows.annotate(weight=_weight(), total=Window(Count("pk")))
-        .order_by("-weight", "pk")
-        .values_list(*_FIELDS[:4], "total")[:limit]
-    )
-    ranked = list(ranked)
-    total = ranked[0][-1] if ranked else 0
-    return _patients((row[:-1] for row in ranked), stamps=False), total
+    waiting = None
+    if patients is None and counts is not None and len(roles) == 1:
+        waiting = {
+            acuity: count
+            for (holder, role, acuity), count in counts.items()
+            if holder is None and role == roles[0]
+        }
+    # Heaviest first: one query per weight, each in id order up to what is still wanted (an
+    # index walk that stops there), skipping the weights nobody waits in.
+    found: list[tuple] = []
+    for acuities in _by_weight():
+        wanted = limit - len(found)
+        if wanted <= 0:
+            break
+        if waiting is not None and not any(waiting.get(acuity) for acuity in acuities):
+            continue
+        group = rows.filter(_acuity_in(acuities)).order_by("pk").values_list(*_FIELDS[:4])
+        found.extend(group[:wanted])
+    total = sum(waiting.values()) if waiting is not None else rows.count()
+    return _patients(found, stamps=False), total
+
+
+def _by_weight() -> list[list[str]]:
+    """The acuities (``ACUITIES``) grouped by weight, heaviest first."""
+    groups: dict[int, list[str]] = {}
+    for acuity, weight in acuity_weights().items():
+        groups.setdefault(weight, []).append(acuity)
+    return [groups[weight] for weight in sorted(groups, reverse=True)]
+
+
+def _acuity_in(acuities: Sequence[str]) -> Q:
+    """Eligibility acuity among ``acuities`` (``unknown``: none of the known levels)."""
+    level = "ecm_eligibility_information__acuity_level"
+    condition = Q(**{f"{level}__in": [acuity for acuity in acuities if acuity != UNKNOWN]})
+    if UNKNOWN in acuities:
+        condition |= ~Q(**{f"{level}__in": list(ACUITIES[:3])})
+    return condition
 
 
 def patients_of(user_id: int, roles: Sequence[str], *, only_counted: bool = False) -> list[Patient]:
@@ -286,22 +312,25 @@ def plan_auto_assign(
     *,
     roles: Sequence[str],
     mode: str,
-    patients: QuerySet,
+    patients: QuerySet | None,
     receivers: set[int] | None,
     max_moves: int,
     tolerance: Fraction,
     limit: int | None,
 ) -> Plan:
-    """A fill of the counted ``patients`` missing ``roles`` (at most ``limit``), then with
-    ``mode="rebalance"`` at most ``max_moves`` moves between LCMs, role by role."""
+    """A fill of the counted ``patients`` (None: every ECM patient) missing ``roles`` (at most
+    ``limit``), then with ``mode="rebalance"`` at most ``max_moves`` moves between LCMs, role
+    by role."""
     rows = lead_care_manager_rows()
-    lcms = planner_lcms(rows, current_workloads(rows), receivers=receivers)
+    counts = counted_patients()
+    lcms = planner_lcms(rows, current_workloads(rows, counts), receivers=receivers)
     the_rules = rules(max_moves=max_moves, tolerance=tolerance)
-    waiting, total = patients_missing(roles, patients, limit=limit)
+    waiting, total = patients_missing(roles, patients, limit=limit, counts=counts)
     plan = planner.plan_fill(waiting, lcms, roles=roles, rules=the_rules, limit=limit)
     plan.remaining_count += total - len(waiting)
     if mode != "rebalance":
         return plan
+    patients = ecm_patients() if patients is None else patients
     for role in roles:
         budget = max_moves - sum(1 for move in plan.moves if move.from_user_id is not None)
         if budget <= 0:

@@ -37,7 +37,6 @@ from care_team.services import MAX_BULK_ITEMS, MAX_REASON_LENGTH
 from ecm_admin.progress import Progress
 from ecm_admin.writers import Writers, writer_count
 from patients.models import EcmEligibilityInformation
-from patients.selectors import ecm_patients
 
 ACTOR_NAME = "Care-team planning"
 RESULT_COLUMNS = [
@@ -146,7 +145,7 @@ class Command(AuditedCommand):
             plan = plans.plan_auto_assign(
                 roles=roles,
                 mode=options["mode"],
-                patients=ecm_patients(),
+                patients=None,
                 receivers=receivers,
                 max_moves=options["max_moves"],
                 tolerance=options["tolerance"],
