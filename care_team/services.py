@@ -60,6 +60,18 @@ _CASE_LOAD_FIELDS = [
     "updated_at",
 ]
 _CASE_LOAD_USERS = ("provider", "olcm", "ilcm")
+# Every column of a new case load but its id (a bulk write inserts them with COPY).
+_NEW_CASE_LOAD_FIELDS = (
+    "patient_id",
+    "provider_id",
+    "olcm_id",
+    "ilcm_id",
+    "provider_assigned_at",
+    "olcm_assigned_at",
+    "ilcm_assigned_at",
+    "created_at",
+    "updated_at",
+)
 HISTORY_FIELDS = (
     "patient_id",
     "role",
@@ -142,6 +154,7 @@ class LockedCareTeams:
         """``bulk``: many items, whose results are errors only: the patients are locked
         without being loaded (``patients`` maps their ids to ``None``)."""
         self.actor = actor
+        self.bulk = bulk
         self.default_actor_name = default_actor_name
         self.acted_by_name = actor_name(actor, default_actor_name)
         self.patients = _lock_ecm_patients(set(patient_ids), load=not bulk)
@@ -268,7 +281,15 @@ class LockedCareTeams:
         )
 
     def save(self) -> None:
-        if self.created:
+        if self.created and self.bulk:
+            # A bulk write's results are errors only: nothing reads the new case loads' ids,
+            # so they go in with COPY, without the ORM's cost per row (a third of a fill's).
+            rows = (
+                tuple(getattr(case_load, name) for name in _NEW_CASE_LOAD_FIELDS)
+                for case_load in self.created
+            )
+            copy_insert(CaseLoad, _NEW_CASE_LOAD_FIELDS, rows)
+        elif self.created:
             CaseLoad.objects.bulk_create(self.created)
         if self.changed and not self.stamps_unread:
             bulk_update_rows(list(self.changed.values()), _CASE_LOAD_FIELDS)
