@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -94,7 +95,9 @@ class Assignment:
     provider_id: int | None = None
     reason: str = ""
     # A precondition: (role, user id or None) the patient's care team must still hold (a
-    # planned move applies only to the care team it was planned from).
+    # planned move applies only to the care team it was planned from). Nor does such an item
+    # give one role to the person now holding the other (``CARE_TEAM_DISTINCT_ROLES``): the
+    # plan kept the other role's holder out, so that role has changed since.
     expected: tuple[tuple[str, int | None], ...] = ()
 
     def roles(self) -> list[tuple[str, int]]:
@@ -196,6 +199,8 @@ class LockedCareTeams:
             }
             if any(holders[role] != user_id for role, user_id in item.expected):
                 return UnprocessableEntity(CARE_TEAM_CHANGED)
+            if settings.CARE_TEAM_DISTINCT_ROLES and self._one_person_both(item, case_load):
+                return UnprocessableEntity(CARE_TEAM_CHANGED)
         errors = []
         for role, user_id in item.roles():
             user = self.users.get(user_id)
@@ -207,6 +212,17 @@ class LockedCareTeams:
         if len(item.reason) > MAX_REASON_LENGTH:
             errors.append(REASON_TOO_LONG)
         return UnprocessableEntity(errors) if errors else None
+
+    @staticmethod
+    def _one_person_both(item: Assignment, case_load: CaseLoad | None) -> bool:
+        """Whether ``item`` gives one role to the person who now holds the other, which it
+        leaves as it is."""
+        olcm, ilcm = item.olcm_user_id, item.ilcm_user_id
+        if (olcm is None) == (ilcm is None):
+            return False
+        if olcm is not None:
+            return getattr(case_load, "ilcm_id", None) == olcm
+        return getattr(case_load, "olcm_id", None) == ilcm
 
     def apply(self, item: Assignment) -> CaseLoad:
         case_load = self.case_loads.get(item.patient_id)
