@@ -7,8 +7,9 @@ own. Only active staff users hold permissions. Superusers may do everything (Dja
 for them before asking any backend). Django's groups and per-user permissions are not used.
 
 - ``admin``: view, add and change patients, their eligibility, authorizations and case loads
-  (so every care-team page and action); view the append-only history, activities and access
-  audit, which nobody edits. Nothing is deleted.
+  (so every care-team page and action); view the Lead Care Managers' workload and change
+  their capacity and availability there; view the append-only history, activities and
+  access audit, which nobody edits. Nothing is deleted.
 - Users, roles and API tokens: superusers only.
 """
 
@@ -46,6 +47,8 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "patients.activity": VIEW,
         "care_team.lcmassignmenthistory": VIEW,
         "audit.accessevent": VIEW,
+        # The Workload page: every LCM's load; capacity and availability are edited there.
+        "care_team.leadcaremanagerworkload": ("view", "change"),
     },
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -16,8 +16,9 @@ from django.template.response import TemplateResponse
 
 from accounts.choices import RoleName
 from accounts.models import User, UserRole
+from care_team.admin_workload import LeadCareManagerWorkloadAdmin
 from care_team.choices import LcmRole
-from care_team.models import CaseLoad, LcmAssignmentHistory
+from care_team.models import CaseLoad, LcmAssignmentHistory, LeadCareManagerWorkload
 from care_team.selectors import active_lcms
 from care_team.services import MAX_REASON_LENGTH, care_team_assign, care_team_unassign
 from ecm_admin.admin_site import (
@@ -418,3 +419,7 @@ class LcmAssignmentHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "reason",
     )
     date_hierarchy = "created_at"
+
+
+# The Workload page: every Lead Care Manager's load, capacity and availability.
+admin.site.register(LeadCareManagerWorkload, LeadCareManagerWorkloadAdmin)

@@ -110,3 +110,14 @@ class LeadCareManagerProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Capacity of user {self.user_id}"
+
+
+class LeadCareManagerWorkload(LeadCareManagerProfile):
+    """The Django admin's Workload page (``care_team.admin_workload``): every Lead Care
+    Manager's load, capacity and availability. No table of its own; the model gives the page
+    its place in the admin and its permissions (``accounts.backends``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "Lead Care Manager workload"
+        verbose_name_plural = "Lead Care Manager workload"

@@ -17,6 +17,7 @@ from care_team.admin import (
     LcmAssignmentHistoryInline,
     save_case_load_formset,
 )
+from care_team.admin_planning import assign_lcms_automatically
 from care_team.models import CaseLoad
 from ecm_admin.admin_site import (
     ReadOnlyAdminMixin,
@@ -300,7 +301,7 @@ class PatientAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         LcmAssignmentHistoryInline,
         ActivityInline,
     )
-    actions = LCM_ACTIONS
+    actions = (*LCM_ACTIONS, assign_lcms_automatically)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(*self.list_select_related)

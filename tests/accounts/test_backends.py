@@ -105,8 +105,8 @@ def test_what_create_user_says_follows_the_mapping():
     assert admin_access([RoleName.ADMIN], is_staff=True, is_superuser=False) == (
         "staff with the admin role: can view, add and change patients, ECM eligibility "
         "information, ECM authorizations and case loads; can only view ECM status history, "
-        "activities, LCM assignment history and access events; users, roles and API tokens "
-        "need a superuser"
+        "activities, LCM assignment history and access events; can view and change Lead Care "
+        "Manager workload; users, roles and API tokens need a superuser"
     )
     assert admin_access(["ecm"], is_staff=True, is_superuser=False) == (
         "staff without the admin role: can sign in to the Django admin but sees nothing"

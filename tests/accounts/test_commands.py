@@ -56,7 +56,8 @@ def test_create_user_with_password_from_env_and_staff(monkeypatch):
         "Created user jane.coordinator@example.org (roles: admin, ecm; staff with the admin "
         "role: can view, add and change patients, ECM eligibility information, ECM "
         "authorizations and case loads; can only view ECM status history, activities, LCM "
-        "assignment history and access events; users, roles and API tokens need a superuser)\n"
+        "assignment history and access events; can view and change Lead Care Manager workload; "
+        "users, roles and API tokens need a superuser)\n"
     )
     user = User.objects.get()
     assert user.email == "jane.coordinator@example.org"

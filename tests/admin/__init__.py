@@ -10,10 +10,13 @@ from django.db.models import Model
 
 from accounts.models import User
 from audit.models import AccessEvent
+from care_team.models import LeadCareManagerWorkload
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_VARIABLE = "ADMIN_TEST_STAFF_PASSWORD"
+# Models registered for a page of their own: its list page only (no rows to add or change).
+PAGE_MODELS = {LeadCareManagerWorkload}
 
 
 def create_staff(
@@ -49,7 +52,8 @@ def sign_in(client, *, roles: str = "admin", superuser: bool = False, **kwargs) 
 
 
 def one_of_each() -> list[Model]:
-    """One row of every model the admin shows (one patient's, and one user's)."""
+    """One row of every model the admin lists rows of (one patient's, and one user's): every
+    registered model but ``PAGE_MODELS``."""
     lcm = factories.lcm_user()
     patient = factories.ecm_patient()
     case_load = factories.CaseLoadFactory(patient=patient, olcm=lcm)

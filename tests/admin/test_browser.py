@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from care_team.models import CaseLoad, LcmAssignmentHistory
+from care_team.models import CaseLoad, LcmAssignmentHistory, LeadCareManagerProfile
 from patients.choices import ActivityKind, AcuityLevel
 from patients.models import Activity, EcmEligibilityInformation
 from tests import factories
@@ -117,3 +117,70 @@ def test_edit_a_patient_and_assign_an_olcm_in_the_browser(chromium, live_server)
     assert entry.reason == "Chosen in the browser"
     kinds = sorted(Activity.objects.filter(patient=patient).values_list("kind", flat=True))
     assert kinds == sorted([ActivityKind.LCM_ASSIGNED, ActivityKind.PATIENT_UPDATED])
+
+
+def test_workload_capacity_and_auto_assign_preview_then_confirm_in_the_browser(
+    chromium, live_server
+):
+    staff = create_staff(email="browser.staff@example.org", first_name="Bea", last_name="Browser")
+    jane = factories.lcm_user(first_name="Jane", last_name="Coordinator")
+    bob = factories.lcm_user(first_name="Bob", last_name="Manager")
+    john = factories.ecm_patient(
+        acuity_level=AcuityLevel.HIGH, patient__first_name="John", patient__last_name="Doe"
+    )
+    mary = factories.ecm_patient(
+        acuity_level=AcuityLevel.LOW, patient__first_name="Mary", patient__last_name="Major"
+    )
+
+    with chromium() as page:
+        page.goto(f"{live_server.url}/admin/")
+        page.fill("#id_username", staff.email)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#site-name >> text=ECM Admin")
+
+        # The Workload page, from the index: Bob's capacity set to 10.
+        page.click("#content-main a:text-is('Lead Care Manager workload')")
+        page.wait_for_selector("#workload")
+        assert "Jane Coordinator" in page.inner_text(f"#lcm-{jane.pk}")
+        page.fill(f"#lcm-{bob.pk} input.lcm-capacity", "10")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        assert "Saved Bob Manager (capacity 10)." in page.inner_text(".messagelist")
+        assert page.input_value(f"#lcm-{bob.pk} input.lcm-capacity") == "10"
+        assert page.inner_text(f"#lcm-{bob.pk} .available").strip() == "10"
+
+        # Auto-assign both patients: the preview, then "Confirm".
+        page.click("#nav-sidebar a:text-is('Patients')")
+        page.wait_for_selector("#result_list")
+        for patient in (john, mary):
+            page.check(f"input[name=_selected_action][value='{patient.pk}']")
+        page.select_option("select[name=action]", "assign_lcms_automatically")
+        page.click("button[name=index]")
+        page.wait_for_selector("#auto-assign-form")
+        shown = [
+            tuple(cell.strip() for cell in row.split("\t")[:5])
+            for row in page.locator("#plan-moves tbody tr").all_inner_texts()
+        ]
+        assert "Bob Manager" in page.inner_text("#plan-lcms")
+        page.fill("#id_reason", "Filled in the browser")
+        page.click("input[name=confirm]")
+        page.wait_for_selector(".messagelist .success")
+        message = page.inner_text(".messagelist")
+    assert "Auto-assigned 4 moves for 2 patients." in message
+
+    assert LeadCareManagerProfile.objects.get(user=bob).capacity == 10
+    names = {jane.pk: "Jane Coordinator", bob.pk: "Bob Manager"}
+    written = []
+    for patient in (john, mary):
+        case_load = CaseLoad.objects.get(patient=patient)
+        assert case_load.olcm_id != case_load.ilcm_id
+        for role, label in (("olcm", "oLCM"), ("ilcm", "iLCM")):
+            holder = names[getattr(case_load, f"{role}_id")]
+            written.append((patient.name, label, holder))
+    assert sorted(written) == sorted((row[0], row[2], row[4]) for row in shown)
+    history = LcmAssignmentHistory.objects.filter(patient__in=[john, mary])
+    assert history.count() == 4
+    assert {(entry.reason, entry.acted_by_id) for entry in history} == {
+        ("Filled in the browser", staff.pk)
+    }

@@ -24,7 +24,7 @@ from patients.models import (
     Patient,
 )
 from tests import factories
-from tests.admin import PASSWORD, create_staff, one_of_each, sign_in
+from tests.admin import PAGE_MODELS, PASSWORD, create_staff, one_of_each, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,8 @@ EDITABLE = {Patient, EcmEligibilityInformation, EcmAuthorization, CaseLoad}
 VIEW_ONLY = {EcmStatusHistory, Activity, LcmAssignmentHistory, AccessEvent}
 SUPERUSER_ONLY = {User, Role, ApiToken}
 LCM_ACTIONS = {"assign_olcm", "assign_ilcm", "remove_olcm", "remove_ilcm"}
+AUTO_ASSIGN = "assign_lcms_automatically"
+WORKLOAD = reverse("admin:care_team_leadcaremanagerworkload_changelist")
 CARE_TEAM_PICKERS = [("caseload", "olcm"), ("caseload", "ilcm"), ("caseload", "provider")]
 NOTHING = "You don\N{RIGHT SINGLE QUOTATION MARK}t have permission to view or edit anything."
 
@@ -64,7 +66,7 @@ def action_choices(response) -> set[str]:
 
 
 def test_the_groups_below_cover_every_model_of_the_admin():
-    assert set(admin.site._registry) == EDITABLE | VIEW_ONLY | SUPERUSER_ONLY
+    assert set(admin.site._registry) == EDITABLE | VIEW_ONLY | SUPERUSER_ONLY | PAGE_MODELS
 
 
 # --- staff with the admin role -------------------------------------------------------------
@@ -106,7 +108,9 @@ def test_their_index_lists_what_they_may_do(client):
     assert perms == {
         **{model.__name__: {"view", "add", "change"} for model in EDITABLE},
         **{model.__name__: {"view"} for model in VIEW_ONLY},
+        "LeadCareManagerWorkload": {"view", "change"},  # the Workload page: capacities
     }
+    assert f'href="{WORKLOAD}"' in response.content.decode()
     assert "/admin/accounts/" not in response.content.decode()
 
 
@@ -116,13 +120,19 @@ def test_they_use_every_care_team_action_but_delete_nothing(client):
     sign_in(client)
 
     response = client.get(CHANGELIST)
-    assert action_choices(response) == {"", *LCM_ACTIONS}
+    assert action_choices(response) == {"", *LCM_ACTIONS, AUTO_ASSIGN}
     for action in sorted(LCM_ACTIONS):
         page = client.post(
             CHANGELIST, {"action": action, helpers.ACTION_CHECKBOX_NAME: [str(patient.pk)]}
         )
         assert page.status_code == 200, action
         assert 'id="lcm-action-form"' in page.content.decode(), action
+    page = client.post(
+        CHANGELIST, {"action": AUTO_ASSIGN, helpers.ACTION_CHECKBOX_NAME: [str(patient.pk)]}
+    )
+    assert page.status_code == 200
+    assert 'id="auto-assign-form"' in page.content.decode()
+    assert client.get(WORKLOAD).status_code == 200
     applied = client.post(
         CHANGELIST,
         {
@@ -205,8 +215,11 @@ def test_staff_without_the_admin_role_sign_in_but_see_nothing(client, roles):
         assert client.post(pages(row)["change"], {}).status_code == 403, type(row).__name__
     for model_name, field_name in CARE_TEAM_PICKERS:
         assert picker(client, model_name, field_name).status_code == 403
-    action = {"action": "assign_olcm", helpers.ACTION_CHECKBOX_NAME: [str(rows[0].pk)]}
-    assert client.post(CHANGELIST, action).status_code == 403
+    for name in ("assign_olcm", AUTO_ASSIGN):
+        action = {"action": name, helpers.ACTION_CHECKBOX_NAME: [str(rows[0].pk)]}
+        assert client.post(CHANGELIST, action).status_code == 403
+    assert client.get(WORKLOAD).status_code == 403
+    assert client.post(WORKLOAD, {}).status_code == 403
 
 
 # --- superusers ----------------------------------------------------------------------------
