@@ -331,6 +331,9 @@ def plan_rebalance(
     mean = sum((loads.utilization(lcm.id) for lcm in balanced), Fraction(0)) / len(balanced)
     cutoff = None if rules.now is None else rules.now - rules.cooldown
     moved = {(move.patient_id, move.role) for move in plan.moves}
+    # The holders the plan so far gives (a fill of the other role comes before): rule 2 is
+    # checked against them, not against the holders read before the plan.
+    planned = {(move.patient_id, move.role): move.to_user_id for move in plan.moves}
     queues = {
         lcm.id: _recent_first(candidates.get(lcm.id, ()), role, cutoff, moved) for lcm in balanced
     }
@@ -339,7 +342,7 @@ def plan_rebalance(
         spread = loads.spread()
         if spread is None or spread <= rules.tolerance:
             break
-        move = _next_rebalance_move(loads, balanced, queues, mean, role, rules)
+        move = _next_rebalance_move(loads, balanced, queues, mean, role, rules, planned)
         if move is None:
             break
         plan.moves.append(move)
@@ -387,9 +390,11 @@ def _next_rebalance_move(
     mean: Fraction,
     role: str,
     rules: Rules,
+    planned: Mapping[tuple[int, str], int],
 ) -> Move | None:
     """The next move: from the most utilized donor above the mean that has a patient some
-    LCM below the mean can take and end below the donor's utilization now."""
+    LCM below the mean can take and end below the donor's utilization now (``planned``: the
+    holders the plan so far gives, by patient and role)."""
     donors = sorted(
         (lcm for lcm in balanced if loads.utilization(lcm.id) > mean),
         key=lambda lcm: (-loads.utilization(lcm.id), -loads.load[lcm.id], lcm.id),
@@ -398,7 +403,8 @@ def _next_rebalance_move(
         queue = queues[donor.id]
         donor_now = loads.utilization(donor.id)
         for index, patient in enumerate(queue):
-            other = patient.holder(ILCM if role == OLCM else OLCM)
+            other_role = ILCM if role == OLCM else OLCM
+            other = planned.get((patient.id, other_role), patient.holder(other_role))
             excluded = {donor.id}
             if rules.distinct_roles and other is not None:
                 excluded.add(other)

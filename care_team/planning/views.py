@@ -180,7 +180,8 @@ class PlanningActions:
             patients=filtered_patients(values.get("filters")),
             receivers=None if receivers is None else set(receivers),
             max_moves=values.get("max_moves") or 100,
-            tolerance=values.get("tolerance", DEFAULT_TOLERANCE),
+            # ``null`` is not given: the default (0 is a tolerance).
+            tolerance=DEFAULT_TOLERANCE if values.get("tolerance") is None else values["tolerance"],
             limit=values.get("limit") or MAX_PLAN_PATIENTS,
         )
         dry_run = values.get("dry_run", True)
