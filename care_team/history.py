@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import User
 from care_team.models import LcmAssignmentHistory
@@ -125,7 +126,11 @@ _ROLE_COLUMNS = {
 def care_team_at(row: dict, at: dt.datetime) -> dict:
     """The care-team row of ``patient_care_team`` as it stood at ``at``: each role's holder
     from the history (``holder_at``), the case load absent if it was made later. Two more
-    queries at most (the patient's entries, the users who held a role then)."""
+    queries at most (the patient's entries, the users who held a role then). An instant not
+    in the past is answered with the care team as it is (``row``), whose holders are known even
+    where the history does not say since when."""
+    if at >= timezone.now():
+        return row
     if row["c.id"] is None or row["c.created_at"] > at:
         return {**row, "c.id": None}
     entries = [Entry(**_entry(values)) for values in _ENTRIES.dicts([row["p.id"]])]

@@ -352,6 +352,10 @@ def test_a_care_team_older_than_its_history(admin_client, patient, jane, bob):
         stamp(set_at),
     )
     assert holders(care_team_at(admin_client, patient.pk, "2024-05-31T23:59:59Z")) is None
+    # Not in the past: the care team as it is, Bob included though since when is not known.
+    assert care_team_at(admin_client, patient.pk, "2999-12-31") == care_team_at(
+        admin_client, patient.pk
+    )
 
     # Then the first recorded change: Jane → Bob. Before it, Jane held the role, but since
     # when is not recorded: null, not a guess.
