@@ -137,6 +137,14 @@ def _waiting_for_an_olcm(world: World) -> None:
     CaseLoad.objects.filter(patient__in=world.patients).update(olcm=None, olcm_assigned_at=None)
 
 
+def _as_of_now(w):
+    """The patient's care team as of an instant just past (after its writes, before the
+    request): reconstructed from the history, not the present read as it is."""
+    patient_id = w.patient_id()
+    instant = timezone.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"/{API}/patients/{patient_id}/lead_care_managers?as_of={instant}", None
+
+
 def _auto_assign(*, dry_run: bool, mode: str = "fill", role: str = "olcm"):
     def request(world: World) -> tuple[str, dict]:
         if mode == "fill":
@@ -275,13 +283,7 @@ MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
     "patient lead_care_managers as_of": (
         f"{API}/patients/{{patient_id}}/lead_care_managers",
         "GET",
-        Budget(
-            5,
-            lambda w: (
-                f"/{API}/patients/{w.patient_id()}/lead_care_managers?as_of=2999-01-01",
-                None,
-            ),
-        ),
+        Budget(5, lambda w: _as_of_now(w)),
     ),
 }
 CASES = [
