@@ -3,6 +3,7 @@
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from django import forms
 from django.db import connection
@@ -23,7 +24,7 @@ from django_filters import rest_framework as filters
 from care_team.models import CaseLoad
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import MAX_ID
-from patients import selectors
+from patients import selectors, worklist
 from patients.choices import ACUITY_RANK, AcuityLevel, MemberRecordStatus
 from patients.models import (
     EcmAuthorization,
@@ -36,6 +37,7 @@ MAX_SEARCH_LENGTH = 200
 # The name search matches, field by field (SQLite; PostgreSQL uses the search table).
 PATIENT_SEARCH_NAME = Concat("first_name", Value(" "), "last_name")
 MISSING_LCM_CHOICES = [("olcm", "olcm"), ("ilcm", "ilcm"), ("any", "any")]
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
 
 class IdFilter(filters.NumberFilter):
@@ -46,6 +48,17 @@ class IdFilter(filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class DaysFilter(filters.NumberFilter):
+    """A whole number of days, 0 to 365."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", worklist.MAX_EXPIRING_WITHIN_DAYS)
         super().__init__(*args, **kwargs)
 
 
@@ -63,6 +76,11 @@ class PatientFilterSet(filters.FilterSet):
     ilcm_user_id = IdFilter(field_name="case_load__ilcm_id")
     authorization_status = filters.CharFilter(method="filter_authorization_status", max_length=30)
     missing_lcm = filters.ChoiceFilter(method="filter_missing_lcm", choices=MISSING_LCM_CHOICES)
+    # The authorization worklist (patients.worklist has the rule).
+    authorization_expiring_within_days = DaysFilter(method="filter_authorization_expiring")
+    missing_active_authorization = filters.ChoiceFilter(
+        method="filter_missing_active_authorization", choices=BOOLEAN_CHOICES
+    )
 
     # Keys accepted inside the body's "filters" object (search is a top-level key there).
     FILTER_KEYS = (
@@ -73,9 +91,18 @@ class PatientFilterSet(filters.FilterSet):
         "ilcm_user_id",
         "authorization_status",
         "missing_lcm",
+        "authorization_expiring_within_days",
+        "missing_active_authorization",
     )
+    # Keys whose value may be a JSON boolean in the body.
+    BOOLEAN_KEYS = ("missing_active_authorization",)
 
     _form_class = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The worklist's "today", the same for the page and its count.
+        self.today = worklist.today()
 
     def get_form_class(self):
         """The form is the same for every request: built once (django-filter would build the
@@ -106,6 +133,14 @@ class PatientFilterSet(filters.FilterSet):
         condition = {"olcm": no_olcm, "ilcm": no_ilcm, "any": no_olcm | no_ilcm}[value]
         return queryset.filter(condition)
 
+    def filter_authorization_expiring(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        return queryset.filter(worklist.expiring_within(value, on=self.today))
+
+    def filter_missing_active_authorization(
+        self, queryset: QuerySet, name: str, value: str
+    ) -> QuerySet:
+        return queryset.filter(worklist.missing_active(value == "true", on=self.today))
+
     def search_table_term(self, sort_key: str) -> str | None:
         """The term, when the list is a search alone in id order on PostgreSQL (call after
         ``validate``): then the search table alone answers it (``search_table_page``)."""
@@ -128,8 +163,21 @@ class PatientFilterSet(filters.FilterSet):
             known = search_gram_count(criteria["search"])
             if known is not None:
                 return known
+        known = self._worklist_count(criteria)
+        if known is not None:
+            return known
         rows = self.counted_rows()
         return selectors.ecm_patient_count() if rows is None else rows.count()
+
+    def _worklist_count(self, criteria: dict) -> int | None:
+        """A worklist filter alone, counted from the counts kept by day (PostgreSQL)."""
+        if set(criteria) == {"authorization_expiring_within_days"}:
+            days = criteria["authorization_expiring_within_days"]
+            return worklist.expiring_count(days, on=self.today)
+        if set(criteria) == {"missing_active_authorization"}:
+            missing = criteria["missing_active_authorization"] == "true"
+            return worklist.missing_active_count(missing, on=self.today)
+        return None
 
     def counted_rows(self) -> QuerySet | None:
         """The rows ``count`` counts; None when no criterion is given (the stored total).
@@ -146,7 +194,10 @@ class PatientFilterSet(filters.FilterSet):
             return _search_table_matches(criteria["search"])
         rows = EcmEligibilityInformation.objects.all()
         for name, value in criteria.items():
-            rows = rows.filter(_ELIGIBILITY_CRITERIA[name](value))
+            if name in _WORKLIST_CRITERIA:
+                rows = rows.filter(_WORKLIST_CRITERIA[name](value, self.today))
+            else:
+                rows = rows.filter(_ELIGIBILITY_CRITERIA[name](value))
         return rows
 
     def validate(self) -> None:
@@ -394,6 +445,31 @@ _ELIGIBILITY_CRITERIA = {
 }
 
 
+# The worklist filters as conditions on an eligibility row, on a given day.
+_WORKLIST_CRITERIA = {
+    "authorization_expiring_within_days": lambda days, on: worklist.expiring_within(
+        days, on=on, patient="patient_id"
+    ),
+    "missing_active_authorization": lambda value, on: worklist.missing_active(
+        value == "true", on=on, patient="patient_id"
+    ),
+}
+
+
+def filter_value(name: str, value: Any) -> str | None:
+    """A JSON value of a body's ``filters`` as the string the FilterSet parses (``None``: not
+    given); ``ValueError`` with the sentence for an object, a list, or a boolean where no
+    boolean is accepted."""
+    if value is None:
+        return None
+    if isinstance(value, bool) and name in PatientFilterSet.BOOLEAN_KEYS:
+        return "true" if value else "false"
+    if isinstance(value, (bool, dict, list)):
+        kinds = "a boolean" if name in PatientFilterSet.BOOLEAN_KEYS else "a string or an integer"
+        raise ValueError(f"filters.{name} must be {kinds}")
+    return str(value)
+
+
 def filter_error_sentences(filterset: PatientFilterSet) -> list[str]:
     sentences = []
     for name, errors in filterset.form.errors.as_data().items():
@@ -404,6 +480,10 @@ def filter_error_sentences(filterset: PatientFilterSet) -> list[str]:
         elif isinstance(field, forms.ChoiceField):
             allowed = ", ".join(str(value) for value, _ in field.choices if value != "")
             sentences.append(f"{name} must be one of: {allowed}")
+        elif isinstance(field, forms.IntegerField) and field.min_value != 1:
+            sentences.append(
+                f"{name} must be a whole number from {field.min_value} to {field.max_value}"
+            )
         elif isinstance(field, forms.IntegerField):
             sentences.append(f"{name} must be a positive integer")
         else:

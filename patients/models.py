@@ -241,3 +241,24 @@ class PatientSearchText(models.Model):
 
     def __str__(self) -> str:
         return f"search text of patient {self.patient_id}"
+
+
+class AuthorizationCoverage(models.Model):
+    """PostgreSQL only: one row per ECM patient with an approved authorization, kept by
+    triggers (``patients/sql/authorization_coverage.sql``, migration 0012).
+
+    ``latest_end`` is the greatest expiration date of the patient's approved authorizations
+    (PostgreSQL's ``infinity`` when one of them is open-ended: only compared, never read). The
+    table also holds the days they cover, and beside it counts by day that the worklist
+    filters alone read (``patients.worklist``). Never written by the application.
+    """
+
+    patient_id = models.BigIntegerField(primary_key=True)
+    latest_end = models.DateField()
+
+    class Meta:
+        managed = False
+        db_table = "patients_authorizationcoverage"
+
+    def __str__(self) -> str:
+        return f"authorization coverage of patient {self.patient_id}"

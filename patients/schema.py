@@ -9,6 +9,7 @@ Constraints mirror the checks in ``patients.serializers.parse_patient_update`` a
 calls invalid the API refuses with 422 (checked by the contract fuzzing in ``.ci``).
 """
 
+from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -29,9 +30,15 @@ from ecm_admin.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, Pagin
 from ecm_admin.text import SAFE_TEXT_PATTERN, UNSAFE_TEXT_CLASS
 from patients import views
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
-from patients.filtersets import MAX_SEARCH_LENGTH, MISSING_LCM_CHOICES, SORT_FIELDS
+from patients.filtersets import (
+    BOOLEAN_CHOICES,
+    MAX_SEARCH_LENGTH,
+    MISSING_LCM_CHOICES,
+    SORT_FIELDS,
+)
 from patients.serializers import ADDRESS_FIELDS, ELIGIBILITY_FIELDS, PATIENT_FIELDS
 from patients.validators import EARLIEST_DATE_OF_BIRTH
+from patients.worklist import MAX_EXPIRING_WITHIN_DAYS
 
 TAG = "Patients"
 
@@ -90,6 +97,51 @@ def _id_input(description: str, *, nullable: bool = True) -> dict:
         schema["anyOf"] = [*schema["anyOf"], EMPTY]
         schema["nullable"] = True
     return schema
+
+
+# The authorization worklist filters, declared once for the query and the body: (query
+# parameter schema, body value schema, description).
+# "Today" of the worklist filters (patients.worklist.today).
+_TODAY = f"Today is the service's date (time zone {settings.TIME_ZONE})."
+# 0 to MAX_EXPIRING_WITHIN_DAYS (365) as a string of digits.
+_DAYS = r"0*(36[0-5]|3[0-5][0-9]|[12][0-9]{2}|[1-9]?[0-9])"
+WORKLIST_FILTERS = {
+    "authorization_expiring_within_days": (
+        {"type": "integer", "minimum": 0, "maximum": MAX_EXPIRING_WITHIN_DAYS},
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": MAX_EXPIRING_WITHIN_DAYS},
+                {"type": "string", "pattern": f"^{_DAYS}$"},
+                EMPTY,
+            ],
+            "nullable": True,
+        },
+        "Days from today (0-365): the patient's latest approved authorization (the approved one "
+        "with the greatest expiration date; an open-ended one is the latest) ends between today "
+        f"and today plus this many days, both included. {_TODAY} Statuses are compared "
+        "case-insensitively.",
+    ),
+    "missing_active_authorization": (
+        {"type": "string", "enum": [value for value, _ in BOOLEAN_CHOICES]},
+        {
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "string", "enum": [value for value, _ in BOOLEAN_CHOICES]},
+                EMPTY,
+            ],
+            "nullable": True,
+        },
+        "`true`: no approved authorization covers today (started on or before today, or has "
+        "no start date; expires on or after today, or is open-ended), including patients with "
+        f"no approved authorization at all; `false`: at least one does. {_TODAY} Statuses are "
+        "compared case-insensitively.",
+    ),
+}
+
+
+def _worklist_body_field(name: str) -> serializers.Field:
+    _, schema, description = WORKLIST_FILTERS[name]
+    return raw_field({**schema, "description": description}, required=False)
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -431,6 +483,8 @@ class PatientFiltersSerializer(serializers.Serializer):
         required=False,
         help_text="Patients with no oLCM (`olcm`), no iLCM (`ilcm`), or lacking either (`any`).",
     )
+    authorization_expiring_within_days = _worklist_body_field("authorization_expiring_within_days")
+    missing_active_authorization = _worklist_body_field("missing_active_authorization")
 
     class Meta:
         ref_name = "PatientFilters"
@@ -662,6 +716,10 @@ LIST_PARAMETERS = [
         "missing_lcm",
         {"type": "string", "enum": [value for value, _ in MISSING_LCM_CHOICES]},
         "Patients with no oLCM (`olcm`), no iLCM (`ilcm`), or lacking either (`any`).",
+    ),
+    *(
+        _query(name, query, description)
+        for name, (query, _, description) in WORKLIST_FILTERS.items()
     ),
     _query("sort_by", {"type": "string", "enum": list(SORT_FIELDS)}, SORT_BY_DESCRIPTION),
     _query("sort_dir", {"type": "string", "pattern": SORT_DIR_PATTERN}, SORT_DIR_DESCRIPTION),

@@ -16,6 +16,7 @@ from patients import selectors, services
 from patients.etags import if_match_check, representation_etag
 from patients.filtersets import (
     PatientFilterSet,
+    filter_value,
     order_patients,
     parse_sort,
     search_table_page,
@@ -58,11 +59,10 @@ class PatientListView(APIView):
 
 def _filter_value(name: str, value: Any) -> str | None:
     """JSON filter values become the strings the FilterSet parses; objects and lists are 422."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, dict, list)):
-        raise UnprocessableEntity(f"filters.{name} must be a string or an integer")
-    return str(value)
+    try:
+        return filter_value(name, value)
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from None
 
 
 class PatientFilterView(APIView):

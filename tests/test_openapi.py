@@ -220,6 +220,8 @@ def test_query_parameters(contract):
         "ilcm_user_id",
         "authorization_status",
         "missing_lcm",
+        "authorization_expiring_within_days",
+        "missing_active_authorization",
         "sort_by",
         "sort_dir",
     }

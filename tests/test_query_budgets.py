@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 from care_team.models import CaseLoad
 from ecm_admin.request_context import regex_to_template
 from patients.choices import MemberRecordStatus
+from patients.models import EcmAuthorization
 from tests import factories
 from tests.test_route_sweep import ROUTES, methods_of
 
@@ -257,9 +258,59 @@ BUDGETS: dict[tuple[str, str], Budget] = {
     (f"{API}/lead_care_managers/auto_assign", "POST"): Budget(6, _auto_assign(dry_run=True)),
 }
 
+
+def _on_the_worklist() -> None:
+    """Every patient's authorizations made to cover today and end within the month, so that
+    every patient is on a page of the worklist filters."""
+    today = timezone.localdate()
+    EcmAuthorization.objects.update(
+        status="Approved",
+        start_date=today - dt.timedelta(days=100),
+        expiration_date=today + dt.timedelta(days=10),
+    )
+
+
+def _worklist(query: str):
+    def request(world: World) -> tuple[str, None]:
+        _on_the_worklist()
+        return f"/{API}/patients?per_page=100&{query}", None
+
+    return request
+
+
+def _worklist_filter(world: World) -> tuple[str, dict]:
+    _on_the_worklist()
+    body = {"per_page": 100, "filters": {"missing_active_authorization": False}}
+    return f"/{API}/patients/filter", body
+
+
 # More requests of routes above, whose statements differ from the first's (a preview and the
 # write it shows, a fill and a rebalance).
 MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
+    # The token, its rate count, the count (from the counts kept by day on PostgreSQL), the
+    # page's ids, its rows, the event.
+    "patients authorization_expiring_within_days": (
+        f"{API}/patients",
+        "GET",
+        Budget(6, _worklist("authorization_expiring_within_days=30")),
+    ),
+    # Both worklist filters with a search and a sort: the same statements.
+    "patients worklist filters with search and sort": (
+        f"{API}/patients",
+        "GET",
+        Budget(
+            6,
+            _worklist(
+                "authorization_expiring_within_days=30&missing_active_authorization=false"
+                "&search=mem&sort_by=name"
+            ),
+        ),
+    ),
+    "patients/filter missing_active_authorization": (
+        f"{API}/patients/filter",
+        "POST",
+        Budget(6, _worklist_filter),
+    ),
     # The preview's reads; then in one transaction the bulk assignment's (patients locked,
     # case loads, users; case loads written, history and activity rows); the event.
     "auto_assign applied": (

@@ -22,7 +22,7 @@ from ecm_admin.inputs import (
     unknown_keys_sentence,
 )
 from patients import selectors as patient_selectors
-from patients.filtersets import PatientFilterSet
+from patients.filtersets import PatientFilterSet, filter_value
 
 MAX_PLAN_PATIENTS = 1000
 MAX_MOVES = 1000
@@ -96,11 +96,12 @@ class PatientFiltersField(InputField):
             raise serializers.ValidationError(unknown_keys_sentence(unknown, "filters"))
         values: dict[str, str] = {}
         for key, value in data.items():
-            if value is None:
-                continue
-            if isinstance(value, (bool, dict, list)):
-                raise serializers.ValidationError(f"filters.{key} must be a string or an integer")
-            values[key] = str(value)
+            try:
+                text = filter_value(key, value)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+            if text is not None:
+                values[key] = text
         return values
 
     def value_schema(self) -> dict[str, Any]:

@@ -6,6 +6,10 @@ sequentially only when no index matches the query's expression. That is what the
 catch: an index whose expression drifted from the query's.
 """
 
+import datetime as dt
+import re
+from unittest import mock
+
 import pytest
 from django.db import connection
 
@@ -182,6 +186,89 @@ def test_counted_page_gathers_every_match_through_the_trigram_index(term):
     plan = _explain_sql(*SearchTableStatements(term, descending=False).counted_page(0, 25))
     assert "patient_search_trgm" in plan, plan
     assert "patients_patientsearchtext_pkey" not in plan, plan
+
+
+# --- the authorization worklist -----------------------------------------------------------------
+# The data's approved authorizations (one patient in fifty) run through 2024-12-31.
+WORKLIST_DAY = dt.date(2024, 12, 15)
+
+
+AUTHORIZATIONS_BY_INDEX = (
+    r"Index (Only )?Scan (Backward )?using"
+    r" (auth_status_upper_patient|patients_ecmauthorization_patient_id\w*)"
+    r" on patients_ecmauthorization"
+)
+
+
+@pytest.fixture
+def worklist_day():
+    with mock.patch("django.utils.timezone.localdate", return_value=WORKLIST_DAY):
+        yield
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"authorization_expiring_within_days": "30"},
+        {"authorization_expiring_within_days": "30", "status": "new_member"},
+        {"authorization_expiring_within_days": "30", "search": "mar"},
+    ],
+)
+@pytest.mark.parametrize("sort_by", ["id", "name"])
+def test_expiring_reads_the_kept_latest_end_dates_by_their_index(worklist_day, filters, sort_by):
+    """The page and the count of a filter combined with others: the latest end dates kept
+    per patient, a range of their index; never the authorizations themselves."""
+    plans = [_plan(filters, sort_by=sort_by)]
+    if len(filters) > 1:
+        plans.append(_plan(filters, count=True))
+    for plan in plans:
+        assert "patients_authcoverage_latest_end" in plan or (
+            "patients_authorizationcoverage_pkey" in plan
+        ), plan
+        assert "Seq Scan" not in plan, plan
+        assert "patients_ecmauthorization" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"missing_active_authorization": "true"},
+        {"missing_active_authorization": "false"},
+        {"missing_active_authorization": "true", "status": "new_member"},
+        {"missing_active_authorization": "false", "acuity_level": "high"},
+    ],
+)
+def test_missing_active_reads_the_approved_authorizations_by_their_index(worklist_day, filters):
+    """Each patient's authorizations by an index on the patient (its own, or the one on
+    status and patient)."""
+    plans = [_plan(filters), _plan(filters, sort_by="name", sort_dir="DESC")]
+    if len(filters) > 1:
+        plans.append(_plan(filters, count=True))
+    for plan in plans:
+        assert re.search(AUTHORIZATIONS_BY_INDEX, plan), plan
+        assert "Seq Scan" not in plan, plan
+
+
+def test_a_worklist_filter_alone_is_counted_from_the_counts_by_day(worklist_day):
+    from patients import worklist
+
+    for sql in (worklist._ENDING_BETWEEN, worklist._COVERED_ON):
+        params = [WORKLIST_DAY, WORKLIST_DAY][: sql.count("%s")]
+        plan = _explain_sql(sql, params)
+        assert "patients_authdaycount_day" in plan, plan
+        assert "Seq Scan" not in plan, plan
+    assert worklist.expiring_count(30, on=WORKLIST_DAY) == 100
+    assert worklist.missing_active_count(True, on=WORKLIST_DAY) == 4900
+
+
+def test_the_kept_rows_of_some_patients_are_found_by_patient():
+    """What the triggers run for the patients a statement touched: their authorizations by the
+    (status, patient) index, their kept rows by the primary key."""
+    sql = "SELECT * FROM patients_authorizationcoverage_source WHERE patient_id = ANY (%s)"
+    plan = _explain_sql(sql, [[50, 100, 150]])
+    assert re.search(AUTHORIZATIONS_BY_INDEX, plan), plan
+    assert re.search(r"Index Cond: \(.*patient_id = ANY", plan), plan
+    assert "Seq Scan" not in plan, plan
 
 
 def test_lookups_by_member_id_read_the_case_insensitive_unique_index():

@@ -1,0 +1,19 @@
+-- Undo authorization_coverage.sql.
+DROP TRIGGER patients_authorization_eligibility_truncated ON patients_ecmeligibilityinformation;
+DROP TRIGGER patients_authorization_truncated ON patients_ecmauthorization;
+DROP TRIGGER patients_authorization_eligibility_deleted ON patients_ecmeligibilityinformation;
+DROP TRIGGER patients_authorization_eligibility_updated ON patients_ecmeligibilityinformation;
+DROP TRIGGER patients_authorization_eligibility_inserted ON patients_ecmeligibilityinformation;
+DROP TRIGGER patients_authorization_deleted ON patients_ecmauthorization;
+DROP TRIGGER patients_authorization_updated ON patients_ecmauthorization;
+DROP TRIGGER patients_authorization_inserted ON patients_ecmauthorization;
+DROP FUNCTION patients_authorization_truncated();
+DROP FUNCTION patients_authorization_coverage_rebuild();
+DROP FUNCTION patients_authorization_eligibility_written();
+DROP FUNCTION patients_authorization_written();
+DROP TABLE patients_authorizationdaycount;
+DROP FUNCTION patients_authorization_daycount_merge_at_commit();
+DROP FUNCTION patients_authorization_daycount_compact();
+DROP FUNCTION patients_authorization_refresh(bigint[]);
+DROP VIEW patients_authorizationcoverage_source;
+DROP TABLE patients_authorizationcoverage;
