@@ -50,6 +50,19 @@ RECORD_TOO_LONG = f"the row is longer than {RECORD_LIMIT:,} characters"
 NOT_UTF8 = "must not contain bytes that are not valid UTF-8"
 
 
+# --- cells of the CSV files the commands write ------------------------------------------
+
+# A cell starting with one of these is read as a formula by spreadsheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A value as a cell of a CSV file someone may open in a spreadsheet: ``""`` for
+    ``None``, and text a spreadsheet would read as a formula behind an apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 class CsvFileError(ValueError):
     """The file cannot be read as a CSV file at all; the message names it."""
 

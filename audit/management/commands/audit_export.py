@@ -21,6 +21,7 @@ from django.db.models.expressions import RawSQL
 from accounts.models import User
 from audit.commands import AuditedCommand
 from audit.models import AccessEvent, Action
+from ecm_admin.csvfiles import spreadsheet_cell
 
 COLUMNS = [
     "id",
@@ -37,8 +38,6 @@ COLUMNS = [
     "client_ip",
     "patient_ids",
 ]
-# A cell starting with one of these is read as a formula by spreadsheets.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _date(value: str) -> dt.date:
@@ -46,11 +45,6 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def events_about_patient(queryset: QuerySet, patient_id: int) -> QuerySet:
@@ -111,7 +105,7 @@ class Command(AuditedCommand):
             writer.writerow(COLUMNS)
             for event in events.iterator(chunk_size=2000):
                 writer.writerow(
-                    _cell(value)
+                    spreadsheet_cell(value)
                     for value in (
                         event.pk,
                         event.occurred_at.isoformat(timespec="milliseconds"),
