@@ -26,6 +26,7 @@ from ecm_admin.admin_site import (
     user_name,
 )
 from ecm_admin.exceptions import UnprocessableEntity
+from patients.admin_worklist import ActiveAuthorizationFilter, AuthorizationExpiringFilter
 from patients.filtersets import PatientFilterSet
 from patients.models import (
     Activity,
@@ -277,6 +278,8 @@ class PatientAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         ("case_load__provider", admin.RelatedOnlyFieldListFilter),
         AuthorizationStatusFilter,
         MissingLcmFilter,
+        AuthorizationExpiringFilter,
+        ActiveAuthorizationFilter,
     )
     search_fields = (
         "first_name",
