@@ -10,7 +10,17 @@ filters read the authorizations themselves (``patients.worklist``).
 
 from django.db import migrations, models
 
-from ecm_admin.migration_ops import postgresql_script
+from ecm_admin.migration_ops import frequent_vacuum, postgresql_script
+
+
+def fill(apps, schema_editor):
+    """PostgreSQL: the kept rows and counts of the patients there are."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT patients_authorization_coverage_rebuild()")
+        cursor.execute("ANALYZE patients_authorizationcoverage")
+        cursor.execute("ANALYZE patients_authorizationdaycount")
 
 
 class Migration(migrations.Migration):
@@ -28,4 +38,8 @@ class Migration(migrations.Migration):
         postgresql_script(
             "patients", "authorization_coverage.sql", "authorization_coverage_drop.sql"
         ),
+        # Index-only reads of the end dates, and a small table of counts merged at every commit.
+        frequent_vacuum("patients_authorizationcoverage"),
+        frequent_vacuum("patients_authorizationdaycount"),
+        migrations.RunPython(fill, migrations.RunPython.noop, elidable=False),
     ]

@@ -281,6 +281,5 @@ CREATE TRIGGER patients_authorization_eligibility_truncated
     AFTER TRUNCATE ON patients_ecmeligibilityinformation
     FOR EACH STATEMENT EXECUTE FUNCTION patients_authorization_truncated();
 
-SELECT patients_authorization_coverage_rebuild();
-ANALYZE patients_authorizationcoverage;
-ANALYZE patients_authorizationdaycount;
+-- Filled by the migration once the tables' settings are made (a table with pending trigger
+-- events, as the counts have after the fill until the commit, cannot be altered).

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from patients import selectors, worklist
 from patients.models import EcmAuthorization, EcmEligibilityInformation
@@ -221,3 +222,21 @@ def test_two_writers_of_one_patient_recompute_one_after_the_other():
     assert worklist.missing_active_count(False, on=BASE + dt.timedelta(days=30)) == 1
     assert worklist.missing_active_count(True, on=BASE + dt.timedelta(days=10)) == 1
     assert_kept_agrees(random.Random(3))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_the_kept_rows_of_the_patients_there_are():
+    """Migration 0012 on a database that already holds authorizations (and whose counts by
+    day have pending trigger events until it commits)."""
+    executor = MigrationExecutor(connection)
+    before = [("patients", "0011_member_id_unique_regardless_of_case")]
+    executor.migrate(before)
+    try:
+        rng = random.Random(12)
+        _world(rng, size=30)
+        executor.loader.build_graph()
+        executor.migrate([("patients", "0012_authorization_coverage")])
+        assert_kept_agrees(rng)
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
