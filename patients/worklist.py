@@ -98,21 +98,23 @@ def missing_active(missing: bool, *, on: dt.date, patient: str = "pk") -> Q:
 
 # The kept counts by day (migration 0012): how many ECM patients' latest approved
 # authorization ends on each day of a window; how many are covered on a day (the sum of the
-# deltas of every day up to it, '-infinity' included).
+# deltas of every day up to it, '-infinity' included), beside the stored number of ECM patients
+# (migration 0006).
 _ENDING_BETWEEN = (
     "SELECT coalesce(sum(patients), 0)::bigint FROM patients_authorizationdaycount"
     " WHERE measure = 'latest_end' AND day BETWEEN %s AND %s"
 )
 _COVERED_ON = (
-    "SELECT coalesce(sum(patients), 0)::bigint FROM patients_authorizationdaycount"
-    " WHERE measure = 'covered' AND day <= %s"
+    "SELECT coalesce(sum(patients), 0)::bigint,"
+    " (SELECT total FROM patients_ecmpatientcount WHERE id = 1)"
+    " FROM patients_authorizationdaycount WHERE measure = 'covered' AND day <= %s"
 )
 
 
-def _count(sql: str, params: list) -> int:
+def _row(sql: str, params: list) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        return cursor.fetchone()
 
 
 def expiring_count(days: int, *, on: dt.date) -> int | None:
@@ -120,16 +122,18 @@ def expiring_count(days: int, *, on: dt.date) -> int | None:
     (PostgreSQL: one indexed sum); None elsewhere."""
     if not _stored():
         return None
-    return _count(_ENDING_BETWEEN, [on, _days_after(on, days)])
+    return _row(_ENDING_BETWEEN, [on, _days_after(on, days)])[0]
 
 
 def missing_active_count(missing: bool, *, on: dt.date) -> int | None:
     """How many ECM patients ``missing_active(missing)`` selects, from the counts kept by day
-    and the stored number of ECM patients (PostgreSQL); None elsewhere."""
+    and the stored number of ECM patients (PostgreSQL: one query); None elsewhere."""
     if not _stored():
         return None
-    covered = _count(_COVERED_ON, [on])
-    return selectors.ecm_patient_count() - covered if missing else covered
+    covered, total = _row(_COVERED_ON, [on])
+    if not missing:
+        return covered
+    return (selectors.ecm_patient_count() if total is None else total) - covered
 
 
 # --- the latest approved authorization of each patient ----------------------------------------

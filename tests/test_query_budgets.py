@@ -278,10 +278,15 @@ def _worklist(query: str):
     return request
 
 
-def _worklist_filter(world: World) -> tuple[str, dict]:
-    _on_the_worklist()
-    body = {"per_page": 100, "filters": {"missing_active_authorization": False}}
-    return f"/{API}/patients/filter", body
+def _worklist_filter(missing: bool):
+    def request(world: World) -> tuple[str, dict]:
+        _on_the_worklist()
+        if missing:  # then no authorization covers today
+            EcmAuthorization.objects.update(status="Pending")
+        body = {"per_page": 100, "filters": {"missing_active_authorization": missing}}
+        return f"/{API}/patients/filter", body
+
+    return request
 
 
 # More requests of routes above, whose statements differ from the first's (a preview and the
@@ -306,10 +311,15 @@ MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
             ),
         ),
     ),
-    "patients/filter missing_active_authorization": (
+    "patients/filter missing_active_authorization false": (
         f"{API}/patients/filter",
         "POST",
-        Budget(6, _worklist_filter),
+        Budget(6, _worklist_filter(False)),
+    ),
+    "patients/filter missing_active_authorization true": (
+        f"{API}/patients/filter",
+        "POST",
+        Budget(6, _worklist_filter(True)),
     ),
     # The preview's reads; then in one transaction the bulk assignment's (patients locked,
     # case loads, users; case loads written, history and activity rows); the event.
