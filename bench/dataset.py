@@ -40,6 +40,11 @@ from bench.tables import APP_TABLES, COLUMNS
 from bench.workload import IMPORT_MEMBER_PREFIX, Log, log
 
 DEFAULT_SEED = 20240115
+# The marker's note of the day the authorizations are dated around (``bench.generate``).
+AUTHORIZATIONS_DATED = "authorizations_dated"
+# A reused data set whose authorizations were dated longer ago than this is noted in the log:
+# the worklist filters (which compare them with today) then select other shares of patients.
+STALE_AUTHORIZATION_DAYS = 30
 
 
 # --- the marker -----------------------------------------------------------------------------------
@@ -112,9 +117,18 @@ class BuildResult:
     skipped: bool = False
 
 
-def build(url: str, patients: int, seed: int = DEFAULT_SEED, log: Log = log) -> BuildResult:
+def build(
+    url: str,
+    patients: int,
+    seed: int = DEFAULT_SEED,
+    log: Log = log,
+    today: dt.date | None = None,
+) -> BuildResult:
+    """Build the data set; its authorizations are dated around ``today`` (default: the UTC
+    date now), which the marker records."""
     if patients < 1:
         raise SystemExit("--patients must be at least 1")
+    today = today or dt.datetime.now(dt.UTC).date()
     rng = random.Random(seed)
     phases: dict[str, float] = {}
     started = time.perf_counter()
@@ -135,7 +149,7 @@ def build(url: str, patients: int, seed: int = DEFAULT_SEED, log: Log = log) -> 
         users = loader.load_users(cur, rng)
         rows_copied: dict[str, int] = dict.fromkeys(COLUMNS, 0)
         rows_copied["accounts_user"] = N_USERS
-        copied, table_seconds = loader.load_patients(cur, patients, seed, users, log, mark)
+        copied, table_seconds = loader.load_patients(cur, patients, seed, users, log, mark, today)
         rows_copied.update(copied)
         phases["copy"] = time.perf_counter() - mark
         log("  " + ", ".join(f"{t} {v:.1f}s" for t, v in table_seconds.items()))
@@ -163,7 +177,13 @@ def build(url: str, patients: int, seed: int = DEFAULT_SEED, log: Log = log) -> 
         rows_copied["accounts_role"] = len(ROLES)
         conn.execute(
             "INSERT INTO bench_marker VALUES (1, %s, %s, %s, now(), %s, %s)",
-            (patients, seed, GENERATOR_VERSION, seconds, json.dumps({"phases": phases})),
+            (
+                patients,
+                seed,
+                GENERATOR_VERSION,
+                seconds,
+                json.dumps({"phases": phases, AUTHORIZATIONS_DATED: today.isoformat()}),
+            ),
         )
     rows_copied = {k: v for k, v in rows_copied.items() if v}
     return BuildResult(patients, seconds, phases, rows_copied)
@@ -190,6 +210,14 @@ def ensure_dataset(
             f"data set of {patients:,} patients already built on {marker.built_at:%Y-%m-%d %H:%M}"
             f" (in {marker.build_seconds:.0f}s): not rebuilding (--rebuild forces it)"
         )
+        dated = marker.detail.get(AUTHORIZATIONS_DATED)
+        age = (dt.datetime.now(dt.UTC).date() - dt.date.fromisoformat(dated)).days if dated else 0
+        if age > STALE_AUTHORIZATION_DAYS:
+            log(
+                f"  its authorizations are dated around {dated}, {age} days ago: the worklist"
+                " routes select other shares of patients than at the build (--rebuild re-dates"
+                " them)"
+            )
         return BuildResult(
             patients, marker.build_seconds, marker.detail.get("phases", {}), {}, skipped=True
         )

@@ -18,7 +18,7 @@ from bench.workload import CIN_LETTERS, make_npi, weighted
 
 # Bumped whenever the rows for a given seed change: a data set built by another version is
 # rebuilt (see ``bench.dataset.dataset_matches``).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 N_LCMS = 200
 N_INACTIVE_LCMS = 10
@@ -28,8 +28,16 @@ N_USERS = 1 + N_LCMS + N_PROVIDERS + N_COORDINATORS  # with the admin
 ADMIN_ID = 1
 ADMIN_EMAIL = "bench.admin@example.org"
 ADMIN_FIRST, ADMIN_LAST = "Bench", "Admin"
-# The data set's "today": fixed, so two builds with the same seed are identical.
+# The data set's "today": fixed, so two builds with the same seed are identical. The
+# authorizations alone are dated around the day of the build instead (``chunk_rows``'s
+# ``today``): the worklist filters compare them with the service's own today.
 REFERENCE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+# The latest authorization of a patient ends this many days from the build's today (uniform);
+# each earlier one ended the day before the next began, 182 days apart, each 181 days long.
+LATEST_AUTH_END_DAYS = (-45, 270)
+# Status of a patient's latest authorization, and of the earlier ones.
+LATEST_AUTH_STATUSES = (("approved", 80), ("pending", 12), ("denied", 8))
+EARLIER_AUTH_STATUSES = (("approved", 85), ("expired", 15))
 
 ROLES = (
     (1, "admin", "Admin (may call the API)"),
@@ -110,11 +118,20 @@ def user_rows(rng: random.Random) -> tuple[dict[str, list[tuple]], Users]:
     return rows, Users(lcm_ids, lcm_weights, provider_ids, provider_weights, names_by_id)
 
 
-def chunk_rows(seed: int, start: int, stop: int, users: Users) -> dict[str, list[tuple]]:
+def chunk_rows(
+    seed: int, start: int, stop: int, users: Users, today: dt.date
+) -> dict[str, list[tuple]]:
     """Rows of every patient table for patients ``start`` .. ``stop - 1``.
 
-    A chunk depends only on ``(seed, start)``: its generator is seeded from both, case loads
-    take the patient's id, and the other child rows get their ids from the identity columns.
+    A chunk depends only on ``(seed, start)`` and ``today`` (the day the authorizations are
+    dated around): its generator is seeded from both, case loads take the patient's id, and
+    the other child rows get their ids from the identity columns.
+
+    Authorizations, 1 to 3 per patient, back to back: the latest ends between 45 days ago and
+    270 days from ``today``; it is approved for 80 % of the patients, pending or denied for the
+    rest; 85 % of the earlier ones were approved. So about 9 % of the patients have their
+    latest approved authorization ending within the next 30 days and about 40 % none covering
+    ``today``, as a worklist of a live programme would have.
     """
     rng = random.Random(f"{seed}:{start}")
     n = stop - start
@@ -125,6 +142,12 @@ def chunk_rows(seed: int, start: int, stop: int, users: Users) -> dict[str, list
     genders = weighted(rng, names.GENDERS, n)
     cities = weighted(rng, names.CITIES, n)
     n_auths = rng.choices((1, 2, 3), weights=(50, 35, 15), k=n)
+    # The authorizations' dates and statuses come from a generator of their own, so the other
+    # rows are drawn as generator version 1 drew them.
+    auth_rng = random.Random(f"{seed}:{start}:authorizations")
+    latest_statuses = weighted(auth_rng, LATEST_AUTH_STATUSES, n)
+    earlier_statuses = weighted(auth_rng, EARLIER_AUTH_STATUSES, 2 * n)
+    latest_ends = [today.toordinal() + auth_rng.randint(*LATEST_AUTH_END_DAYS) for _ in range(n)]
     n_activities = rng.choices((0, 1, 2, 3, 4, 5), weights=(10, 20, 25, 20, 15, 10), k=n)
     olcms = rng.choices(users.lcm_ids, weights=users.lcm_weights, k=n)
     ilcms = rng.choices(users.lcm_ids, weights=users.lcm_weights, k=n)
@@ -150,7 +173,6 @@ def chunk_rows(seed: int, start: int, stop: int, users: Users) -> dict[str, list
     orgs, n_orgs = names.ECM_PROVIDERS, len(names.ECM_PROVIDERS)
     npis = [make_npi(1000 + k) for k in range(n_orgs)]
     services = ["[]"] + [json.dumps(names.SERVICES[k : k + 2]) for k in range(5)]
-    auth_statuses = ("approved", "pending", "expired", "denied")
     auth_kinds = ("Initial", "Reauthorization", "Retro")
     kinds = ("member_imported", "note", "lcm_assigned", "status_changed")
     letters = CIN_LETTERS
@@ -202,18 +224,20 @@ def chunk_rows(seed: int, start: int, stop: int, users: Users) -> dict[str, list
                 updated,
             )
         )
-        for j in range(n_auths[k]):
-            start_date = eff + 182 * j * day
-            u = random_()
+        count = n_auths[k]
+        for j in range(count):
+            end_date = date(latest_ends[k] - 182 * (count - 1 - j))
+            latest = j == count - 1
+            random_()  # version 1 drew the status here
             authorizations.append(
                 (
                     pid,
                     f"AUTH{pid:010d}-{j + 1}",
                     "ECM" if random_() < 0.8 else "CS",
                     auth_kinds[j],
-                    auth_statuses[0 if u < 0.6 else 1 if u < 0.75 else 2 if u < 0.9 else 3],
-                    start_date,
-                    start_date + 181 * day,
+                    latest_statuses[k] if latest else earlier_statuses[2 * k + j],
+                    end_date - 181 * day,
+                    end_date,
                     created,
                     updated,
                 )

@@ -26,8 +26,13 @@ def derived_tables(cur: psycopg.Cursor) -> list[str]:
 
 
 # The functions that rewrite what the app's triggers maintain (the search table and its counts,
-# the stored patient count; the Lead Care Managers' workload counts), as their migrations do.
-REBUILD_FUNCTIONS = ("patients_search_rebuild", "care_team_workload_rebuild")
+# the stored patient count; the Lead Care Managers' workload counts; the authorization worklist's
+# end dates and counts by day), as their migrations do.
+REBUILD_FUNCTIONS = (
+    "patients_search_rebuild",
+    "care_team_workload_rebuild",
+    "patients_authorization_coverage_rebuild",
+)
 
 
 def rebuild_derived(cur: psycopg.Cursor) -> None:

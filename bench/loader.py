@@ -6,6 +6,7 @@ the rows are then written frozen, with no later vacuum pass to mark them visible
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -46,16 +47,18 @@ def load_patients(
     users: Users,
     log: Callable[[str], None],
     started: float,
+    today: dt.date,
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Generate and copy patients ``1 .. patients`` in chunks of ``CHUNK``, with every row
-    that hangs off them. Returns the rows copied per table, and the seconds spent generating
-    (``(generate)``) and copying each table; progress is logged from ``started`` on."""
+    that hangs off them (authorizations dated around ``today``). Returns the rows copied per
+    table, and the seconds spent generating (``(generate)``) and copying each table; progress
+    is logged from ``started`` on."""
     rows_copied = dict.fromkeys(CHUNK_TABLES, 0)
     table_seconds = dict.fromkeys(("(generate)", *CHUNK_TABLES), 0.0)
     for start in range(1, patients + 1, CHUNK):
         stop = min(start + CHUNK, patients + 1)
         t0 = time.perf_counter()
-        chunk = chunk_rows(seed, start, stop, users)
+        chunk = chunk_rows(seed, start, stop, users, today)
         table_seconds["(generate)"] += time.perf_counter() - t0
         for table, rows in chunk.items():
             t0 = time.perf_counter()

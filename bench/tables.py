@@ -15,14 +15,18 @@ APP_TABLES = (
     "accounts_user",
 )
 
-# Kept by PostgreSQL triggers from the app tables (patients migrations 0006, 0009; care_team
-# 0007): the search table, the counts per 3-character term, and the stored count of ECM
-# patients (one row), rewritten by ``patients_search_rebuild``; the counted patients per Lead
-# Care Manager, role and acuity, rewritten by ``care_team_workload_rebuild``.
+# Kept by PostgreSQL triggers from the app tables (patients migrations 0006, 0009, 0012;
+# care_team 0007): the search table, the counts per 3-character term, and the stored count of
+# ECM patients (one row), rewritten by ``patients_search_rebuild``; the counted patients per
+# Lead Care Manager, role and acuity, rewritten by ``care_team_workload_rebuild``; the latest
+# approved authorization end and coverage per ECM patient and their counts by day, rewritten by
+# ``patients_authorization_coverage_rebuild``.
 DERIVED_TABLES = (
     "patients_patientsearchtext",
     "patients_searchgramcount",
     "care_team_workloadcount",
+    "patients_authorizationcoverage",
+    "patients_authorizationdaycount",
 )
 
 COLUMNS = {

@@ -32,6 +32,8 @@ READ_TARGET_MS = {
     "search_member_id": 60.0,
     "search_member_id_partial": 60.0,
     "filter_sort": 60.0,
+    "worklist_expiring": 60.0,
+    "worklist_missing": 60.0,
     "detail": 15.0,
     "patient_lcms": 10.0,
     "lcm_list": 50.0,
@@ -209,6 +211,23 @@ def read_routes(
                         "filters": {"status": "continuing_member", "acuity_level": "high"},
                         "sort_by": "name",
                     },
+                )
+            ],
+        ),
+        # The authorization worklist (authorizations dated around the day of the build).
+        ReadRoute(
+            "worklist_expiring",
+            "GET /patients?authorization_expiring_within_days=30",
+            [Request("GET", f"{API}/patients?authorization_expiring_within_days=30")],
+        ),
+        ReadRoute(
+            "worklist_missing",
+            "POST /patients/filter {missing_active_authorization: true}",
+            [
+                Request(
+                    "POST",
+                    f"{API}/patients/filter",
+                    {"filters": {"missing_active_authorization": True}},
                 )
             ],
         ),

@@ -1,6 +1,8 @@
 """The benchmark's data set builder on PostgreSQL: what the app's triggers maintain is right
 after a build, although the build loads with triggers off."""
 
+import datetime as dt
+
 import psycopg
 import pytest
 from django.db import connection
@@ -62,6 +64,28 @@ def test_a_build_counts_every_lead_care_managers_workload():
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('care_team_workloadcount_group')")
         assert cursor.fetchone()[0] is not None, "the counts' index was not rebuilt"
+
+
+def test_a_build_dates_the_authorizations_around_its_day_and_keeps_the_worklist_counts():
+    from patients import worklist
+    from patients.selectors import ecm_patients
+
+    built_on = dt.date(2026, 3, 15)
+    connection.close()
+    dataset.build(_url(), 400, log=lambda _: None, today=built_on)
+    with psycopg.connect(_url(), autocommit=True) as conn:
+        marker = dataset.read_marker(conn)
+    assert marker.detail[dataset.AUTHORIZATIONS_DATED] == "2026-03-15"
+    expiring = ecm_patients().filter(worklist.expiring_within(30, on=built_on, stored=False))
+    missing = ecm_patients().filter(worklist.missing_active(True, on=built_on))
+    assert worklist.expiring_count(30, on=built_on) == expiring.count()
+    assert worklist.missing_active_count(True, on=built_on) == missing.count()
+    # A worklist of a live programme: some expiring soon, a share without an active one.
+    assert 10 <= expiring.count() <= 60
+    assert 100 <= missing.count() <= 240
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('patients_authcoverage_latest_end')")
+        assert cursor.fetchone()[0] is not None, "the end dates' index was not rebuilt"
 
 
 def test_prewarm_loads_the_apps_tables_and_indexes():
