@@ -24,7 +24,7 @@ from django_filters import rest_framework as filters
 from care_team.models import CaseLoad
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import MAX_ID
-from patients import selectors, worklist
+from patients import selectors
 from patients.choices import ACUITY_RANK, AcuityLevel, MemberRecordStatus
 from patients.models import (
     EcmAuthorization,
@@ -32,12 +32,12 @@ from patients.models import (
     Patient,
     PatientSearchText,
 )
+from patients.worklist_filters import WorklistFilters
 
 MAX_SEARCH_LENGTH = 200
 # The name search matches, field by field (SQLite; PostgreSQL uses the search table).
 PATIENT_SEARCH_NAME = Concat("first_name", Value(" "), "last_name")
 MISSING_LCM_CHOICES = [("olcm", "olcm"), ("ilcm", "ilcm"), ("any", "any")]
-BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
 
 class IdFilter(filters.NumberFilter):
@@ -51,18 +51,9 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class DaysFilter(filters.NumberFilter):
-    """A whole number of days, 0 to 365."""
+class PatientFilterSet(WorklistFilters):
+    """Every filter of the list; the authorization worklist's come from ``WorklistFilters``."""
 
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", worklist.MAX_EXPIRING_WITHIN_DAYS)
-        super().__init__(*args, **kwargs)
-
-
-class PatientFilterSet(filters.FilterSet):
     search = filters.CharFilter(method="filter_search", max_length=MAX_SEARCH_LENGTH)
     status = filters.ChoiceFilter(
         field_name="ecm_eligibility_information__member_record_status",
@@ -76,11 +67,6 @@ class PatientFilterSet(filters.FilterSet):
     ilcm_user_id = IdFilter(field_name="case_load__ilcm_id")
     authorization_status = filters.CharFilter(method="filter_authorization_status", max_length=30)
     missing_lcm = filters.ChoiceFilter(method="filter_missing_lcm", choices=MISSING_LCM_CHOICES)
-    # The authorization worklist (patients.worklist has the rule).
-    authorization_expiring_within_days = DaysFilter(method="filter_authorization_expiring")
-    missing_active_authorization = filters.ChoiceFilter(
-        method="filter_missing_active_authorization", choices=BOOLEAN_CHOICES
-    )
 
     # Keys accepted inside the body's "filters" object (search is a top-level key there).
     FILTER_KEYS = (
@@ -91,18 +77,10 @@ class PatientFilterSet(filters.FilterSet):
         "ilcm_user_id",
         "authorization_status",
         "missing_lcm",
-        "authorization_expiring_within_days",
-        "missing_active_authorization",
+        *WorklistFilters.WORKLIST_KEYS,
     )
-    # Keys whose value may be a JSON boolean in the body.
-    BOOLEAN_KEYS = ("missing_active_authorization",)
 
     _form_class = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # The worklist's "today", the same for the page and its count.
-        self.today = worklist.today()
 
     def get_form_class(self):
         """The form is the same for every request: built once (django-filter would build the
@@ -133,14 +111,6 @@ class PatientFilterSet(filters.FilterSet):
         condition = {"olcm": no_olcm, "ilcm": no_ilcm, "any": no_olcm | no_ilcm}[value]
         return queryset.filter(condition)
 
-    def filter_authorization_expiring(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        return queryset.filter(worklist.expiring_within(value, on=self.today))
-
-    def filter_missing_active_authorization(
-        self, queryset: QuerySet, name: str, value: str
-    ) -> QuerySet:
-        return queryset.filter(worklist.missing_active(value == "true", on=self.today))
-
     def search_table_term(self, sort_key: str) -> str | None:
         """The term, when the list is a search alone in id order on PostgreSQL (call after
         ``validate``): then the search table alone answers it (``search_table_page``)."""
@@ -163,21 +133,11 @@ class PatientFilterSet(filters.FilterSet):
             known = search_gram_count(criteria["search"])
             if known is not None:
                 return known
-        known = self._worklist_count(criteria)
+        known = self.worklist_count(criteria)
         if known is not None:
             return known
         rows = self.counted_rows()
         return selectors.ecm_patient_count() if rows is None else rows.count()
-
-    def _worklist_count(self, criteria: dict) -> int | None:
-        """A worklist filter alone, counted from the counts kept by day (PostgreSQL)."""
-        if set(criteria) == {"authorization_expiring_within_days"}:
-            days = criteria["authorization_expiring_within_days"]
-            return worklist.expiring_count(days, on=self.today)
-        if set(criteria) == {"missing_active_authorization"}:
-            missing = criteria["missing_active_authorization"] == "true"
-            return worklist.missing_active_count(missing, on=self.today)
-        return None
 
     def counted_rows(self) -> QuerySet | None:
         """The rows ``count`` counts; None when no criterion is given (the stored total).
@@ -194,10 +154,10 @@ class PatientFilterSet(filters.FilterSet):
             return _search_table_matches(criteria["search"])
         rows = EcmEligibilityInformation.objects.all()
         for name, value in criteria.items():
-            if name in _WORKLIST_CRITERIA:
-                rows = rows.filter(_WORKLIST_CRITERIA[name](value, self.today))
-            else:
-                rows = rows.filter(_ELIGIBILITY_CRITERIA[name](value))
+            condition = self.worklist_condition(name, value)
+            rows = rows.filter(
+                _ELIGIBILITY_CRITERIA[name](value) if condition is None else condition
+            )
         return rows
 
     def validate(self) -> None:
@@ -441,17 +401,6 @@ _ELIGIBILITY_CRITERIA = {
                 "any": {"olcm_id__isnull": False, "ilcm_id__isnull": False},
             }[value]
         )
-    ),
-}
-
-
-# The worklist filters as conditions on an eligibility row, on a given day.
-_WORKLIST_CRITERIA = {
-    "authorization_expiring_within_days": lambda days, on: worklist.expiring_within(
-        days, on=on, patient="patient_id"
-    ),
-    "missing_active_authorization": lambda value, on: worklist.missing_active(
-        value == "true", on=on, patient="patient_id"
     ),
 }
 

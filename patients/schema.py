@@ -30,15 +30,11 @@ from ecm_admin.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, Pagin
 from ecm_admin.text import SAFE_TEXT_PATTERN, UNSAFE_TEXT_CLASS
 from patients import views
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
-from patients.filtersets import (
-    BOOLEAN_CHOICES,
-    MAX_SEARCH_LENGTH,
-    MISSING_LCM_CHOICES,
-    SORT_FIELDS,
-)
+from patients.filtersets import MAX_SEARCH_LENGTH, MISSING_LCM_CHOICES, SORT_FIELDS
 from patients.serializers import ADDRESS_FIELDS, ELIGIBILITY_FIELDS, PATIENT_FIELDS
 from patients.validators import EARLIEST_DATE_OF_BIRTH
 from patients.worklist import MAX_EXPIRING_WITHIN_DAYS
+from patients.worklist_filters import BOOLEAN_CHOICES
 
 TAG = "Patients"
 
