@@ -23,7 +23,7 @@ the Django admin's list filters all call it.
 On PostgreSQL, "expiring" reads the latest end date kept per patient by triggers
 (``patients_authorizationcoverage``, migration 0012), and either filter alone is counted from
 counts kept by day, without visiting the patients; elsewhere both read the authorizations.
-``tests/patients/test_worklist.py`` checks on PostgreSQL that the kept rows and counts agree
+``tests/patients/test_worklist_kept.py`` checks on PostgreSQL that the kept rows and counts agree
 with the definition read from the authorizations.
 """
 
