@@ -271,7 +271,7 @@ def plan_fill(
     LCM holds away from them), heaviest patients first, at most ``limit`` patients.
 
     ``patients`` are those to place; a role is placed when the patient has no holder for it
-    (or its holder is ``moving_from``).
+    (with ``moving_from``: when its holder is ``moving_from``, who never receives).
     """
     loads = _Loads(lcms)
     plan = Plan(before=loads.snapshot())
@@ -280,7 +280,7 @@ def plan_fill(
         holders = {role: patient.holder(role) for role in ROLES}
         for role in roles:
             current = holders[role]
-            if current is not None and current != moving_from:
+            if current != moving_from:
                 continue
             other = holders[ILCM if role == OLCM else OLCM]
             excluded = {other} if rules.distinct_roles and other is not None else set()
@@ -442,18 +442,22 @@ def plan_transfer_to(
     """Move every role in ``roles`` that ``source`` holds to ``target`` (named by a person,
     so capacity does not stop it: the moves say when it goes past capacity), heaviest first,
     at most ``limit`` patients. With ``distinct_roles`` a patient whose other role ``target``
-    already holds is unplaced."""
+    already holds (or receives in this plan) is unplaced."""
     loads = _Loads(lcms)
     plan = Plan(before=loads.snapshot())
     ordered = _first(patients, limit, plan)
     for patient in ordered:
+        holders = {role: patient.holder(role) for role in ROLES}
         for role in roles:
-            if patient.holder(role) != source:
+            if holders[role] != source:
                 continue
-            other = patient.holder(ILCM if role == OLCM else OLCM)
+            other = holders[ILCM if role == OLCM else OLCM]
             if rules.distinct_roles and other == target:
                 label = ROLE_LABELS[ILCM if role == OLCM else OLCM]
-                error = f"user {target} is already this patient's {label}"
+                if patient.holder(ILCM if role == OLCM else OLCM) == target:
+                    error = f"user {target} is already this patient's {label}"
+                else:
+                    error = f"user {target} becomes this patient's {label} in this transfer"
                 plan.unplaced.append(Unplaced(patient.id, role, (error,)))
                 continue
             after = loads.lcms[target].utilization(loads.load[target] + patient.weight)
@@ -463,5 +467,6 @@ def plan_transfer_to(
             plan.moves.append(Move(patient.id, role, source, target, patient.weight, why))
             loads.shift(source, -patient.weight)
             loads.shift(target, patient.weight)
+            holders[role] = target
     plan.after = loads.snapshot()
     return plan

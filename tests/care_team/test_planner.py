@@ -254,3 +254,32 @@ def test_utilizations_a_float_cannot_tell_apart_are_still_ordered_exactly():
     assert (10**17) / (3 * 10**17) == (10**17) / (3 * 10**17 + 1)
     plan = plan_fill([Patient(5, weight=1)], lcms, roles=[OLCM], rules=RULES)
     assert targets(plan) == [(5, OLCM, 2)]
+
+
+def test_transfer_by_fill_moves_only_what_the_leaving_lcm_holds():
+    """With ``moving_from`` a role nobody holds is not the transfer's to fill."""
+    lcms = [Lcm(1, capacity=10, load=5, receives=False), Lcm(2, capacity=10, load=0)]
+    patients = [Patient(1, weight=2, olcm=1), Patient(2, weight=1, ilcm=1), Patient(3, weight=3)]
+    plan = plan_fill(patients, lcms, roles=[OLCM, ILCM], rules=RULES, moving_from=1)
+    assert targets(plan) == [(1, OLCM, 2), (2, ILCM, 2)]
+    assert plan.unplaced == []
+
+
+def test_a_transfer_of_both_roles_held_by_one_lcm_never_gives_both_to_one_person():
+    from care_team.planning.planner import plan_transfer_to
+
+    lcms = [Lcm(1, capacity=10, load=4, receives=False), Lcm(2, capacity=10, load=0)]
+    both = Patient(1, weight=2, olcm=1, ilcm=1)
+    three = [*lcms, Lcm(3, capacity=10, load=0)]
+    spread = plan_fill([both], three, roles=[OLCM, ILCM], rules=RULES, moving_from=1)
+    assert targets(spread) == [(1, OLCM, 2), (1, ILCM, 3)]
+    named = plan_transfer_to([both], lcms, source=1, target=2, roles=[OLCM, ILCM], rules=RULES)
+    assert targets(named) == [(1, OLCM, 2)]
+    assert [(u.role, u.errors) for u in named.unplaced] == [
+        (ILCM, ("user 2 becomes this patient's oLCM in this transfer",))
+    ]
+    # Without the rule, the named LCM takes both.
+    loose = plan_transfer_to(
+        [both], lcms, source=1, target=2, roles=[OLCM, ILCM], rules=Rules(distinct_roles=False)
+    )
+    assert targets(loose) == [(1, OLCM, 2), (1, ILCM, 2)]
