@@ -1,5 +1,7 @@
 """Examples of the Lead Care Managers API document, as the OpenAPI document shows them."""
 
+from patients.schema import SEED_LIST_EXAMPLE
+
 SEED_LCM_LIST_EXAMPLE = {
     "lead_care_managers": [
         {
@@ -77,4 +79,15 @@ SEED_BULK_REQUEST = {
         {"patient_id": 124, "olcm_user_id": 101},
         {"patient_id": 125, "ilcm_user_id": 102},
     ]
+}
+
+# ``GET /lead_care_managers/101/patients``: the patient list's item, with the roles held.
+CASELOAD_EXAMPLE = {
+    "patients": [
+        {
+            **SEED_LIST_EXAMPLE["patients"][0],
+            "roles": ["olcm"],
+        }
+    ],
+    "pagination": {"current_page": 1, "total_pages": 1, "total_count": 1, "per_page": 25},
 }

@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from care_team.models import LcmAssignmentHistory
+from care_team.models import CaseLoad, LcmAssignmentHistory
 from ecm_admin.statements import Select
 
 
@@ -44,6 +44,18 @@ class Held:
 
 
 NOBODY = Held(None, None)
+
+
+def not_past(at: dt.datetime) -> bool:
+    """Whether ``at`` is not in the past: the care team (or a caseload) as of such an instant is
+    the one as it is, whose holders are known even where the history does not say since when."""
+    return at >= timezone.now()
+
+
+def case_load_existed(created_at: dt.datetime | None, at: dt.datetime) -> bool:
+    """Whether a case load made at ``created_at`` (``None``: there is none) existed at ``at``:
+    before it was made, the patient had no care team (nobody held any role)."""
+    return created_at is not None and created_at <= at
 
 
 def holder_at(
@@ -127,11 +139,10 @@ def care_team_at(row: dict, at: dt.datetime) -> dict:
     """The care-team row of ``patient_care_team`` as it stood at ``at``: each role's holder
     from the history (``holder_at``), the case load absent if it was made later. Two more
     queries at most (the patient's entries, the users who held a role then). An instant not
-    in the past is answered with the care team as it is (``row``), whose holders are known even
-    where the history does not say since when."""
-    if at >= timezone.now():
+    in the past is answered with the care team as it is (``row``): see ``not_past``."""
+    if not_past(at):
         return row
-    if row["c.id"] is None or row["c.created_at"] > at:
+    if not case_load_existed(row["c.created_at"] if row["c.id"] is not None else None, at):
         return {**row, "c.id": None}
     entries = [Entry(**_entry(values)) for values in _ENTRIES.dicts([row["p.id"]])]
     held = {
@@ -171,3 +182,87 @@ def _entry(values: dict) -> dict:
         "new_user_id": values["h.new_user_id"],
         "created_at": values["h.created_at"],
     }
+
+
+# --- a Lead Care Manager's caseload at an instant ---------------------------------------------
+
+# Every ECM patient whose care team may have had ``user`` in one of the roles at the instant:
+# those with an entry giving it to them by then, and those who have them now (for whom no entry
+# may exist: rule 3). Each comes with its case load and every entry of the roles asked for; which
+# of them the user held then is ``holder_at``'s to say.
+_CASELOAD_AT = """
+    WITH candidates AS (
+        SELECT x.patient_id FROM care_team_lcmassignmenthistory x
+        WHERE x.new_user_id = %(user)s AND x.role IN ({roles}) AND x.created_at <= %(at)s
+        {current}
+    )
+    SELECT {columns}
+    FROM candidates
+    JOIN care_team_caseload c ON c.patient_id = candidates.patient_id
+    JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id
+    LEFT JOIN care_team_lcmassignmenthistory h
+        ON h.patient_id = c.patient_id AND h.role IN ({roles})
+"""
+_CURRENT = "UNION SELECT c.patient_id FROM care_team_caseload c WHERE c.{role}_id = %(user)s"
+_CASELOAD_COLUMNS = {
+    "olcm": ("c.olcm_id", "c.olcm_assigned_at"),
+    "ilcm": ("c.ilcm_id", "c.ilcm_assigned_at"),
+}
+
+
+def _caseload_at_statement(roles: Sequence[str]) -> Select:
+    quoted = ", ".join(f"'{role}'" for role in roles)  # only ``_CASELOAD_COLUMNS`` keys
+    current = " ".join(_CURRENT.format(role=role) for role in roles)
+    return Select(
+        _CASELOAD_AT.replace("{roles}", quoted).replace("{current}", current),
+        tables={"c": CaseLoad, "h": LcmAssignmentHistory},
+        columns=[
+            "c.patient_id",
+            "c.created_at",
+            *(column for role in roles for column in _CASELOAD_COLUMNS[role]),
+            "h.id",
+            "h.role",
+            "h.previous_user_id",
+            "h.new_user_id",
+            "h.created_at",
+        ],
+    )
+
+
+_CASELOAD_AT_STATEMENTS: dict[tuple[str, ...], Select] = {}
+
+
+def caseload_at(user_id: int, roles: Sequence[str], at: dt.datetime) -> list[tuple[int, list[str]]]:
+    """The ECM patients for whom ``user_id`` held any of ``roles`` at ``at`` (in the past:
+    ``not_past``), by patient id, each with the roles they held: for each patient and role,
+    the holder ``holder_at`` finds (nobody where the case load was made later). One query."""
+    roles = tuple(role for role in _CASELOAD_COLUMNS if role in roles)
+    statement = _CASELOAD_AT_STATEMENTS.get(roles)
+    if statement is None:
+        statement = _CASELOAD_AT_STATEMENTS[roles] = _caseload_at_statement(roles)
+    patients: dict[int, dict] = {}
+    for row in statement.dicts({"user": user_id, "at": at}):
+        patient = patients.get(row["c.patient_id"])
+        if patient is None:
+            patient = patients[row["c.patient_id"]] = {"row": row, "entries": []}
+        if row["h.id"] is not None:
+            patient["entries"].append(Entry(**_entry(row)))
+    held = []
+    for patient_id in sorted(patients):
+        row, entries = patients[patient_id]["row"], patients[patient_id]["entries"]
+        if not case_load_existed(row["c.created_at"], at):
+            continue
+        roles_then = [
+            role
+            for role in roles
+            if holder_at(
+                [entry for entry in entries if entry.role == role],
+                current_user_id=row[_CASELOAD_COLUMNS[role][0]],
+                current_assigned_at=row[_CASELOAD_COLUMNS[role][1]],
+                at=at,
+            ).user_id
+            == user_id
+        ]
+        if roles_then:
+            held.append((patient_id, roles_then))
+    return held

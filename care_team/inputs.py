@@ -140,3 +140,18 @@ class HistoryQuery(Input):
 
     page = PageField()
     per_page = PerPageField()
+
+
+class CaseloadQuery(Input):
+    """``GET /lead_care_managers/{id}/patients``."""
+
+    in_query = True
+    accepts_unknown_keys = True
+
+    page = PageField()
+    per_page = PerPageField()
+    role = ChoiceField(
+        LcmRole.values,
+        help_text="`olcm` or `ilcm`: only the patients the LCM holds in that role (default both).",
+    )
+    as_of = InstantField(help_text="The caseload as it stood at this instant.")

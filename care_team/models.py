@@ -17,6 +17,7 @@ class CaseLoad(models.Model):
         on_delete=models.PROTECT,
         related_name="provider_case_loads",
     )
+    # No index of their own: (olcm, patient) and (ilcm, patient) serve every lookup by holder.
     olcm = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -24,6 +25,7 @@ class CaseLoad(models.Model):
         on_delete=models.PROTECT,
         related_name="olcm_case_loads",
         verbose_name="oLCM",
+        db_index=False,
     )
     ilcm = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -32,6 +34,7 @@ class CaseLoad(models.Model):
         on_delete=models.PROTECT,
         related_name="ilcm_case_loads",
         verbose_name="iLCM",
+        db_index=False,
     )
     provider_assigned_at = models.DateTimeField(null=True, blank=True)
     olcm_assigned_at = models.DateTimeField("oLCM assigned at", null=True, blank=True)
@@ -41,8 +44,14 @@ class CaseLoad(models.Model):
 
     class Meta:
         ordering = ["id"]
-        # Patients for whom a user is both oLCM and iLCM (the LCM list's distinct count).
-        indexes = [models.Index(fields=["olcm", "ilcm"], name="caseload_olcm_ilcm")]
+        indexes = [
+            # Patients for whom a user is both oLCM and iLCM (the LCM list's distinct count).
+            models.Index(fields=["olcm", "ilcm"], name="caseload_olcm_ilcm"),
+            # A holder's patients in patient order (an LCM's caseload, a page at a time), and
+            # their count from the index alone.
+            models.Index(fields=["olcm", "patient"], name="caseload_olcm_patient"),
+            models.Index(fields=["ilcm", "patient"], name="caseload_ilcm_patient"),
+        ]
 
     def __str__(self) -> str:
         return f"Case load of patient {self.patient_id}"

@@ -1,7 +1,8 @@
 """Every read of care teams and Lead Care Managers."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from django.db import connection
 from django.db.models import (
     Exists,
     IntegerField,
@@ -158,3 +159,40 @@ def active_lcm_ids_by_email(emails: Iterable[str]) -> dict[str, int]:
         .values_list("email", "pk")
     )
     return {email.lower(): pk for email, pk in rows}
+
+
+# A Lead Care Manager's caseload now: the ECM patients whose case load names them in one of the
+# roles asked for (each role's column leads an index with the patient id: migration 0008).
+_CASELOAD_COUNT = (
+    "SELECT COUNT(*) FROM care_team_caseload c"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id WHERE {held}"
+)
+_CASELOAD_PAGE = (
+    "SELECT c.patient_id, c.olcm_id, c.ilcm_id FROM care_team_caseload c"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id WHERE {held}"
+    " ORDER BY c.patient_id LIMIT %(limit)s OFFSET %(offset)s"
+)
+_HOLDERS = {"olcm": "c.olcm_id = %(user)s", "ilcm": "c.ilcm_id = %(user)s"}
+
+
+def caseload_page(
+    user_id: int, roles: Sequence[str], *, offset: int, limit: int
+) -> tuple[list[tuple[int, list[str]]], int]:
+    """A page of the ECM patients for whom ``user_id`` is oLCM or iLCM (of ``roles``), by
+    patient id, each with the roles the user holds; and how many there are. Two queries (one
+    when the page is past the end)."""
+    roles = [role for role in _HOLDERS if role in roles]
+    held = " OR ".join(_HOLDERS[role] for role in roles)
+    params = {"user": user_id, "limit": limit, "offset": offset}
+    with connection.cursor() as cursor:
+        cursor.execute(_CASELOAD_COUNT.format(held=held), params)
+        total = cursor.fetchone()[0]
+        if offset >= total:
+            return [], total
+        cursor.execute(_CASELOAD_PAGE.format(held=held), params)
+        rows = cursor.fetchall()
+    page = []
+    for patient_id, olcm_id, ilcm_id in rows:
+        holders = {"olcm": olcm_id, "ilcm": ilcm_id}
+        page.append((patient_id, [role for role in roles if holders[role] == user_id]))
+    return page, total

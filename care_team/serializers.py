@@ -6,13 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
+from rest_framework import serializers as drf_serializers
+
 from accounts.models import User
-from care_team.choices import CareTeamRole
+from care_team.choices import CareTeamRole, LcmRole
 from care_team.models import CaseLoad as CaseLoadModel
 from care_team.services import BulkResult
 from ecm_admin.formats import full_name, iso_timestamp
+from ecm_admin.openapi import ShapeField
 from ecm_admin.pagination import Pagination
 from ecm_admin.shapes import Spec
+from patients.schema import PatientListItemSerializer
+from patients.serializers import patient_list_item
 
 # --- shapes --------------------------------------------------------------------
 
@@ -120,6 +125,29 @@ class BulkAssignResult(TypedDict):
 
 class BulkAssignAtomicFailure(BulkAssignResult):
     errors: Annotated[list[str], Spec(minItems=1)]
+
+
+# A Lead Care Manager's caseload: the patient list's items (described once, in
+# ``patients.schema``) with the roles the LCM holds.
+class CaseloadPatientSchema(PatientListItemSerializer):
+    roles = drf_serializers.ListField(
+        child=drf_serializers.ChoiceField(LcmRole.values),
+        min_length=1,
+        help_text=(
+            "Which of the roles asked for the Lead Care Manager holds (held then, with `as_of`)."
+        ),
+    )
+
+    class Meta:
+        ref_name = "LeadCareManagerPatient"
+
+
+class CaseloadSchema(drf_serializers.Serializer):
+    patients = CaseloadPatientSchema(many=True)
+    pagination = ShapeField(Pagination)
+
+    class Meta:
+        ref_name = "LeadCareManagerPatientList"
 
 
 # --- renderers -----------------------------------------------------------------
@@ -231,3 +259,9 @@ def render_history_entry(row: dict) -> AssignmentHistoryEntry:
         "reason": row["h.reason"] or None,
         "created_at": iso_timestamp(row["h.created_at"]),
     }
+
+
+def render_caseload_patient(row: dict, roles: list[str]) -> dict[str, Any]:
+    """A row of ``patients.selectors.patient_rows`` (as ``GET /patients`` renders it) with the
+    roles its Lead Care Manager holds."""
+    return {**patient_list_item(row), "roles": roles}

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from audit.models import Action
 from audit.services import record_patients
 from care_team import examples, history, selectors
+from care_team.caseload_views import CaseloadActions
 from care_team.inputs import (
     AssignmentInput,
     BulkAssignInput,
@@ -133,8 +134,9 @@ def _removal(request) -> dict:
     return values
 
 
-class LeadCareManagerViewSet(PlanningActions, viewsets.ViewSet):
-    """``/lead_care_managers``: the list, single and bulk assignment, and planning."""
+class LeadCareManagerViewSet(PlanningActions, CaseloadActions, viewsets.ViewSet):
+    """``/lead_care_managers``: the list, single and bulk assignment, planning, and each LCM's
+    caseload (its patients, its transfer)."""
 
     lookup_value_regex = "[^/]+"
 

@@ -36,6 +36,7 @@ BODY_READERS = {
     (f"{API}lead_care_managers/bulk_assign", "POST"),
     (f"{API}lead_care_managers/auto_assign", "POST"),
     (f"{API}lead_care_managers/{{pk}}", "PATCH"),
+    (f"{API}lead_care_managers/{{pk}}/transfer", "POST"),
 }
 
 SURROGATE = "must not contain unpaired surrogates (invalid Unicode)"

@@ -108,6 +108,8 @@ OPERATIONS = {
     ("/v1/admin/clinic/ecm/lead_care_managers/workload", "get"),
     ("/v1/admin/clinic/ecm/lead_care_managers/{id}", "patch"),
     ("/v1/admin/clinic/ecm/lead_care_managers/auto_assign", "post"),
+    ("/v1/admin/clinic/ecm/lead_care_managers/{id}/patients", "get"),
+    ("/v1/admin/clinic/ecm/lead_care_managers/{id}/transfer", "post"),
     ("/v1/auth/tokens", "post"),
     ("/v1/auth/tokens/current", "delete"),
 }

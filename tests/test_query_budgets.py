@@ -174,6 +174,43 @@ def _history(world: World) -> tuple[str, None]:
     return f"/{API}/patients/{world.patient_id()}/lead_care_managers/history?per_page=100", None
 
 
+def _caseload(*, as_of: bool = False):
+    """A page of the first LCM's caseload: every patient of the world, as oLCM (set just now;
+    as of an instant, with an entry in the history for the first patient, which gains one per
+    call)."""
+
+    def request(world: World) -> tuple[str, None]:
+        holder = world.lcms[0]
+        CaseLoad.objects.filter(patient__in=world.patients).update(
+            olcm=holder, olcm_assigned_at=timezone.now()
+        )
+        query = "per_page=100"
+        if as_of:
+            factories.LcmAssignmentHistoryFactory(
+                patient_id=world.patient_id(), new_user=holder, created_at=timezone.now()
+            )
+            # An instant just past: reconstructed from the history, not the present as it is.
+            query += "&as_of=" + timezone.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return f"/{API}/lead_care_managers/{holder.pk}/patients?{query}", None
+
+    return request
+
+
+def _transfer(*, dry_run: bool, to_one: bool = False):
+    """The first LCM's patients (every patient of the world, as oLCM) spread, or moved to the
+    last LCM."""
+
+    def request(world: World) -> tuple[str, dict]:
+        source = world.lcms[0]
+        CaseLoad.objects.filter(patient__in=world.patients).update(olcm=source)
+        body = {"role": "olcm", "reason": "Leaving", "dry_run": dry_run}
+        if to_one:
+            body["to_user_id"] = world.new_lcm()
+        return f"/{API}/lead_care_managers/{source.pk}/transfer", body
+
+    return request
+
+
 # Per route template and method; the statements in the order they run.
 BUDGETS: dict[tuple[str, str], Budget] = {
     ("healthz", "GET"): Budget(1, lambda w: ("/healthz", None)),  # SELECT 1
@@ -256,6 +293,12 @@ BUDGETS: dict[tuple[str, str], Budget] = {
     # The token, its rate count, the LCMs, the counts, the patients missing the role (one
     # query for all), the event: the same for a plan of 3 moves as of 60.
     (f"{API}/lead_care_managers/auto_assign", "POST"): Budget(6, _auto_assign(dry_run=True)),
+    # The token, its rate count, the LCM checked, the caseload's count, its page of patient ids
+    # with the roles held, the page's rows, the event.
+    (f"{API}/lead_care_managers/{{pk}}/patients", "GET"): Budget(7, _caseload()),
+    # The token, its rate count, the LCMs, the counts, the source's patients (one query for
+    # all), the event: the same for a plan of 3 moves as of 60.
+    (f"{API}/lead_care_managers/{{pk}}/transfer", "POST"): Budget(6, _transfer(dry_run=True)),
 }
 
 
@@ -338,6 +381,24 @@ MORE_BUDGETS: dict[str, tuple[str, str, Budget]] = {
         f"{API}/lead_care_managers/auto_assign",
         "POST",
         Budget(19, _auto_assign(dry_run=False, mode="rebalance", role="both")),
+    ),
+    # The caseload as of an instant: the LCM checked, every patient the history or the case
+    # loads may give them with its entries (one query), the page's rows.
+    "lead_care_managers patients as_of": (
+        f"{API}/lead_care_managers/{{pk}}/patients",
+        "GET",
+        Budget(6, _caseload(as_of=True)),
+    ),
+    # The preview's reads; then in one transaction the bulk assignment's; the event.
+    "transfer applied": (
+        f"{API}/lead_care_managers/{{pk}}/transfer",
+        "POST",
+        Budget(14, _transfer(dry_run=False)),
+    ),
+    "transfer to one LCM applied": (
+        f"{API}/lead_care_managers/{{pk}}/transfer",
+        "POST",
+        Budget(14, _transfer(dry_run=False, to_one=True)),
     ),
     # The care team as of an instant: also the patient's history entries (and the users who
     # held a role then, when they are not the present holders: none here).

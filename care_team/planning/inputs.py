@@ -1,4 +1,4 @@
-"""The inputs of the planning routes (capacity, workload, auto-assign)."""
+"""The inputs of the planning routes (capacity, workload, auto-assign, transfer)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from care_team.services import MAX_REASON_LENGTH
 from ecm_admin.inputs import (
     BooleanField,
     ChoiceField,
+    IdField,
     IdListField,
     Input,
     InputField,
@@ -21,6 +22,7 @@ from ecm_admin.inputs import (
     TextField,
     unknown_keys_sentence,
 )
+from ecm_admin.text import UNSAFE_TEXT_CLASS
 from patients import selectors as patient_selectors
 from patients.filtersets import PatientFilterSet, filter_value
 
@@ -161,3 +163,57 @@ class AutoAssignInput(Input):
 
 
 DEFAULT_TOLERANCE = Fraction(1, 10)
+
+# What a JSON Schema ``\s`` matches (ECMA-262 white space and line terminators): a reason made
+# only of these is blank, here as in the schema's pattern.
+_WHITE_SPACE = frozenset(
+    "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
+    + "".join(chr(code) for code in range(0x2000, 0x200B))
+)
+
+
+class RequiredReasonField(TextField):
+    """A reason that must be given: missing, ``null``, empty or only white space is 422
+    ("reason is required")."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(required=True, **kwargs)
+
+    def is_missing(self, data: Any) -> bool:
+        blank = isinstance(data, str) and all(char in _WHITE_SPACE for char in data)
+        return super().is_missing(data) or blank
+
+    def value_schema(self) -> dict[str, Any]:
+        schema = super().value_schema()
+        return {
+            **schema,
+            "pattern": rf"^[^{UNSAFE_TEXT_CLASS}]*[^{UNSAFE_TEXT_CLASS}\s][^{UNSAFE_TEXT_CLASS}]*$",
+        }
+
+
+class TransferInput(Input):
+    """``POST /lead_care_managers/{id}/transfer``."""
+
+    role = ChoiceField(
+        ("olcm", "ilcm", "both"), required=True, help_text="The roles of the LCM to transfer."
+    )
+    to_user_id = IdField(
+        help_text=(
+            "All the patients to this active Lead Care Manager (not the source; capacity does "
+            "not stop it). Without it: each patient to the accepting LCM least utilized after "
+            "the move, never past capacity."
+        )
+    )
+    reason = RequiredReasonField(
+        max_length=MAX_REASON_LENGTH,
+        help_text="Why (required): kept on the assignment history and activity.",
+    )
+    limit = IntegerField(
+        minimum=1,
+        maximum=MAX_PLAN_PATIENTS,
+        help_text="At most this many patients per call (1000); the rest is `remaining_count`.",
+    )
+    dry_run = BooleanField(help_text="`true` (default): preview only, nothing is written.")
+
+    class Meta:
+        ref_name = "TransferBody"

@@ -135,8 +135,8 @@ def test_search_with_a_filter_counts_through_the_trigram_index():
         ({"acuity_level": "high"}, "elig_acuity_patient"),
         ({"authorization_status": "approved"}, "auth_status_upper_patient"),
         ({"provider_id": "1"}, "care_team_caseload_provider_id"),
-        ({"olcm_user_id": "1"}, "care_team_caseload_olcm_id"),
-        ({"ilcm_user_id": "1"}, "care_team_caseload_ilcm_id"),
+        ({"olcm_user_id": "1"}, "caseload_olcm_"),
+        ({"ilcm_user_id": "1"}, "caseload_ilcm_patient"),
     ],
 )
 def test_filters_use_an_index(filters, index):
