@@ -146,9 +146,7 @@ def answer_reason() -> str:
     return "Leaving the program"
 
 
-def test_a_named_lcm_takes_everything_even_past_capacity_but_never_both_roles(
-    admin_client, world
-):
+def test_a_named_lcm_takes_everything_even_past_capacity_but_never_both_roles(admin_client, world):
     sam, bob = world["sam"], world["bob"]
     response = admin_client.post(
         transfer_url(sam.pk),
@@ -240,7 +238,10 @@ def test_limit_leaves_the_rest_for_a_later_call(admin_client, world):
         ({"role": "olcm", "reason": None}, ["reason is required"]),
         ({"reason": "r"}, ["role is required"]),
         ({"role": "all", "reason": "r"}, ["role must be one of: olcm, ilcm, both"]),
-        ({"role": "olcm", "reason": "r", "limit": 1001}, ["limit must be an integer from 1 to 1000"]),
+        (
+            {"role": "olcm", "reason": "r", "limit": 1001},
+            ["limit must be an integer from 1 to 1000"],
+        ),
         ({"role": "olcm", "reason": "x" * 1001}, ["reason must be at most 1000 characters"]),
         ({"role": "olcm", "reason": "r", "extra": 1}, None),
     ],

@@ -1,0 +1,117 @@
+"""``manage.py transfer_caseload --from EMAIL [--to EMAIL] --role olcm|ilcm|both --reason TEXT``:
+move every patient a Lead Care Manager holds in the role(s), to one LCM or spread over the
+accepting LCMs; a preview unless ``--apply``.
+
+The plan is the one ``POST /lead_care_managers/{id}/transfer`` makes, by the same planner and
+rules (``care_team.planning.transfer.plan_transfer``), without the route's 1,000 patients per
+call: every patient the LCM holds. It is reported and applied as ``plan_caseloads`` does (this
+command is that one with other options): ``--results`` writes one row per move and per
+unplaced patient, ``--apply`` writes through ``plans.apply_plan`` (the care-team write core:
+history with the reason, activity, audit), 1,000 patients per transaction, two writers on
+PostgreSQL; a patient whose care team changed since the plan was made is skipped and reported.
+
+Exit status 1 when any move failed to apply, and when any of the LCM's patients could not be
+moved (unplaced: the caseload is not emptied), in a preview too; otherwise 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from audit.models import Action
+from care_team import selectors
+from care_team.management.commands import plan_caseloads
+from care_team.management.commands.plan_caseloads import _chunks, _named_patients, _Report
+from care_team.planning import transfer
+from care_team.planning.planner import ILCM, OLCM
+from care_team.services import MAX_REASON_LENGTH
+from ecm_admin.exceptions import NotFound, UnprocessableEntity
+from ecm_admin.progress import Progress
+
+ACTOR_NAME = plan_caseloads.ACTOR_NAME
+
+
+class Command(plan_caseloads.Command):
+    help = (
+        "Transfer a Lead Care Manager's caseload: every patient they hold in the role(s), to "
+        "one LCM (--to) or spread over the accepting LCMs (least utilized after the move, "
+        "within capacity); a preview unless --apply."
+    )
+    audit_action = Action.READ_LIST
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--from", dest="source", required=True, metavar="EMAIL", help="the LCM leaving"
+        )
+        parser.add_argument(
+            "--to",
+            dest="target",
+            metavar="EMAIL",
+            help="every patient to this LCM (default: spread over the accepting LCMs)",
+        )
+        parser.add_argument("--role", required=True, choices=("olcm", "ilcm", "both"))
+        parser.add_argument(
+            "--reason", required=True, help="why (required): kept on history and activity"
+        )
+        parser.add_argument("--results", help="write one row per move and per unplaced patient")
+        parser.add_argument("--actor-email", help="record the changes as made by this user")
+        writes = parser.add_mutually_exclusive_group()
+        writes.add_argument("--apply", action="store_true", help="write the plan")
+        writes.add_argument(
+            "--dry-run", action="store_true", help="preview only (the default): write nothing"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        reason = options["reason"]
+        if not reason.strip():
+            raise CommandError("--reason is required: a transfer is always documented")
+        if len(reason) > MAX_REASON_LENGTH:
+            raise CommandError(f"--reason must be at most {MAX_REASON_LENGTH} characters")
+        apply = options["apply"]
+        actor = self._actor(options["actor_email"])
+        self.audit_user_id = actor.pk if actor else None
+        source = self._lcm("--from", options["source"])
+        target = self._lcm("--to", options["target"]) if options["target"] else None
+        if target == source:
+            raise CommandError("--to must be another Lead Care Manager than --from")
+        roles = [OLCM, ILCM] if options["role"] == "both" else [options["role"]]
+        results = self._open_results(options["results"])
+        try:
+            try:
+                plan = transfer.plan_transfer(source=source, roles=roles, target=target, limit=None)
+            except (NotFound, UnprocessableEntity) as exc:  # changed since the options were read
+                raise CommandError(" ".join(getattr(exc, "errors", [str(exc.detail)]))) from exc
+            report = _Report(results, self.stderr)
+            if apply:
+                self.audit_action = Action.BULK_ASSIGN
+                self._apply(_chunks(plan.moves), report, actor=actor, reason=reason)
+            elif results is not None:
+                chunks = _chunks(plan.moves)
+                with Progress(sum(map(len, chunks)), label="Writing results") as bar:
+                    for chunk in chunks:
+                        report.chunk(chunk, None)
+                        bar.advance(len(chunk))
+            report.unplaced(plan)
+        finally:
+            if results is not None:
+                results.close()
+        if not apply:
+            self.audit_patient_ids = _named_patients(plan)
+        report.print_failures()
+        self.stdout.write(plan_caseloads._summary(plan, report, applied=apply))
+        if report.failed:
+            raise CommandError(f"{report.failed} of {len(plan.moves)} moves failed")
+        if plan.unplaced:
+            raise CommandError(
+                f"{len(plan.unplaced)} of the LCM's roles could not be moved (see --results):"
+                " the caseload is not emptied"
+            )
+
+    def _lcm(self, option: str, email: str) -> int:
+        found = selectors.active_lcm_ids_by_email([email.strip()])
+        user_id = found.get(email.strip().lower())
+        if user_id is None:
+            raise CommandError(f"{option} {email}: not an active Lead Care Manager")
+        return user_id
