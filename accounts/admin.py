@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from accounts.choices import RoleName
 from accounts.models import ApiToken, Role, User, UserRole
 from accounts.services import token_create, tokens_revoke_by_id, user_set_roles
+from care_team.admin_transfer import TransferCaseloadMixin
 from ecm_admin.admin_site import ReadOnlyAdminMixin, adopt
 
 MAX_TOKEN_DAYS = 366
@@ -81,7 +82,7 @@ class ApiTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(TransferCaseloadMixin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     list_display = ("email", "name", "role_list", "is_active", "is_staff", "last_login")
