@@ -1,6 +1,8 @@
 """Care-team planning measured: ``POST /lead_care_managers/auto_assign`` applying 1,000
-patients over HTTP, and the ``plan_caseloads`` command planning (preview) and applying a fill
-of ``--fill-patients`` patients missing an oLCM (100,000, at most one in ten of the data set).
+patients over HTTP, the ``plan_caseloads`` command planning (preview) and applying a fill
+of ``--fill-patients`` patients missing an oLCM (100,000, at most one in ten of the data set),
+and the ``transfer_caseload`` command applying the spread of an LCM holding 5,000 patients
+(at most one in twenty of the data set; ``set_up_transfer``).
 
 The data set leaves about one counted patient in eight without an oLCM and gives every LCM
 the default capacity (60 points, far below the ~11,000 each carries). The set-up, undone with
@@ -41,10 +43,17 @@ from bench.results import WriteResult
 from bench.workload import API, WRITE_TARGET_S, Request, fmt_ms, log
 
 AUTO_ASSIGN_SIZE = 1000
+# The caseload ``transfer_caseload`` moves (oLCM patients of one LCM).
+TRANSFER_SIZE = 5000
 COUNTED = ("new_member", "continuing_member", "pending_member")
 # The app's default ACUITY_WEIGHTS (the bench does not change them).
 WEIGHT_SQL = "CASE acuity WHEN 'low' THEN 1 WHEN 'high' THEN 3 ELSE 2 END"
 HEADROOM = 1.25
+
+
+def transfer_size(patients: int) -> int:
+    """The caseload transferred: ``TRANSFER_SIZE`` patients, at most one in twenty."""
+    return max(1, min(TRANSFER_SIZE, patients // 20))
 
 
 def fill_size(wanted: int, patients: int) -> int:
@@ -74,6 +83,7 @@ class PlanningMeasurement:
         self.token = token
         self.port = port
         self.fill = fill_size(args.fill_patients, patients)
+        self.transfer = transfer_size(patients)
         self.wanted = wanted
 
     def measure(self) -> list[WriteResult]:
@@ -97,25 +107,37 @@ class PlanningMeasurement:
                     target_s=WRITE_TARGET_S["plan_caseloads_apply"],
                 ),
             )
-        results = [r for r in (auto_assign, *(plan or ())) if r is not None]
+        transfer = None
+        if self.wanted("transfer_caseload"):
+            transfer = WriteResult(
+                "transfer_caseload",
+                "manage.py transfer_caseload --role olcm --apply (an LCM holding "
+                f"{self.transfer:,} patients, spread)",
+                target_s=WRITE_TARGET_S["transfer_caseload"],
+            )
+        results = [r for r in (auto_assign, *(plan or ()), transfer) if r is not None]
         if not results:
             return []
-        # The auto-assign requests: the in-process capture, then --bulk-runs over HTTP.
-        extra = (self.args.bulk_runs + 1) * AUTO_ASSIGN_SIZE if auto_assign else 0
-        fill = self.fill if plan else 0
         removed = restore.remove_imported_members(self.url)
         if removed:  # measured on the data set as built, not with the import's members
             log(f"planning: removed the {removed:,} members the import created")
-        log(f"planning: {fill + extra:,} counted patients without an oLCM ...")
-        summary = set_up(self.url, fill, extra, self.args.seed)
-        log(f"  {summary}")
-        for result in results:
-            result.note = summary
-        if auto_assign:
-            checkpoint(self.url)
-            self._auto_assign(auto_assign)
-        if plan:
-            self._plan_caseloads(*plan)
+        if auto_assign or plan:
+            # The auto-assign requests: the in-process capture, then --bulk-runs over HTTP.
+            extra = (self.args.bulk_runs + 1) * AUTO_ASSIGN_SIZE if auto_assign else 0
+            fill = self.fill if plan else 0
+            log(f"planning: {fill + extra:,} counted patients without an oLCM ...")
+            summary = set_up(self.url, fill, extra, self.args.seed)
+            log(f"  {summary}")
+            for result in (auto_assign, *(plan or ())):
+                if result is not None:
+                    result.note = summary
+            if auto_assign:
+                checkpoint(self.url)
+                self._auto_assign(auto_assign)
+            if plan:
+                self._plan_caseloads(*plan)
+        if transfer:
+            self._transfer_caseload(transfer)
         return results
 
     def _auto_assign(self, result: WriteResult) -> None:
@@ -173,6 +195,25 @@ class PlanningMeasurement:
         run = self._command(apply.name, [*argv, "--results", str(results)])
         succeeded = f"(applied: {self.fill} succeeded, 0 failed)"
         apply.runs.append(_outcome(run, expected, succeeded))
+
+    def _transfer_caseload(self, result: WriteResult) -> None:
+        if "transfer_caseload" not in available_commands(self.env):
+            result.status = "command missing"
+            return
+        log(f"transfer: an LCM holding {self.transfer:,} patients as oLCM ...")
+        email, moves, summary = set_up_transfer(self.url, self.transfer, self.args.seed)
+        result.note = summary
+        log(f"  {summary}")
+        checkpoint(self.url)
+        log(f"{result.label} ...")
+        argv = [
+            "transfer_caseload", "--from", email, "--role", "olcm", "--reason",
+            "bench: transfer", "--apply", "--results",
+            str(self.out / "transfer_caseload.results.csv"),
+        ]  # fmt: skip
+        run = self._command(result.name, argv)
+        expected = f"{moves} moves, 0 unplaced"
+        result.runs.append(_outcome(run, expected, f"(applied: {moves} succeeded, 0 failed)"))
 
     def _command(self, name: str, argv: list[str]) -> CommandRun:
         run = run_command(name, argv, self.env, self.out, self.args.command_timeout)
@@ -270,3 +311,81 @@ def set_up(url: str, fill: int, extra: int, seed: int) -> str:
         f" loads), {len(chosen):,} cleared ({waiting:,} points), {len(lcms)} LCMs at capacity"
         f" {capacity:,} (carrying {load:,} points)"
     )
+
+
+def set_up_transfer(url: str, size: int, seed: int) -> tuple[str, int, str]:
+    """The transfer's set-up: the first active LCM holds ``size`` ECM patients as oLCM (counted
+    ones drawn with ``seed`` are given to them, never one whose iLCM they are); every other
+    active LCM accepts patients, with room for 1.25 times the points moving, shared evenly.
+    Returns the LCM's email, the moves the transfer must make and what was done, in one line.
+    """
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        lcms = [
+            row[0]
+            for row in conn.execute(
+                "SELECT u.id FROM accounts_user u JOIN accounts_userrole ur ON ur.user_id = u.id"
+                " JOIN accounts_role r ON r.id = ur.role_id"
+                " WHERE r.name = 'ecm' AND u.is_active ORDER BY u.id"
+            )
+        ]
+        if len(lcms) < 2:
+            raise SystemExit("transfer: the data set has fewer than two active LCMs")
+        source, receivers = lcms[0], lcms[1:]
+        email = conn.execute("SELECT email FROM accounts_user WHERE id = %s", (source,)).fetchone()
+        held = _held(conn, source)
+        if held < size:
+            candidates = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT c.patient_id FROM care_team_caseload c"
+                    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id"
+                    " WHERE e.member_record_status = ANY(%s)"
+                    " AND c.olcm_id IS DISTINCT FROM %s AND c.ilcm_id IS DISTINCT FROM %s"
+                    " ORDER BY c.patient_id",
+                    (list(COUNTED), source, source),
+                )
+            ]
+            chosen = random.Random(seed).sample(candidates, min(size - held, len(candidates)))
+            conn.execute(
+                "UPDATE care_team_caseload SET olcm_id = %s,"
+                " olcm_assigned_at = now() - interval '1 year', updated_at = now()"
+                " WHERE patient_id = ANY(%s)",
+                (source, chosen),
+            )
+            conn.execute("SELECT care_team_workload_compact()")
+        moves = _held(conn, source)
+        points = conn.execute(
+            f"SELECT COALESCE(sum(patients * {WEIGHT_SQL}), 0)::bigint"
+            " FROM care_team_workloadcount WHERE user_id = %s AND role = 'olcm'",
+            (source,),
+        ).fetchone()[0]
+        share = math.ceil(HEADROOM * points / len(receivers))
+        conn.execute(
+            f"""
+            INSERT INTO care_team_leadcaremanagerprofile (user_id, capacity,
+                accepting_patients, updated_at)
+            SELECT u.id, COALESCE(w.load, 0) + %s, true, now()
+            FROM unnest(%s::bigint[]) AS u(id)
+            LEFT JOIN (
+                SELECT user_id, sum(patients * {WEIGHT_SQL})::bigint AS load
+                FROM care_team_workloadcount GROUP BY user_id
+            ) w ON w.user_id = u.id
+            ON CONFLICT (user_id) DO UPDATE SET capacity = EXCLUDED.capacity,
+                accepting_patients = true
+            """,
+            (share, receivers),
+        )
+    summary = (
+        f"set-up: LCM {source} holds {moves:,} patients as oLCM ({points:,} points);"
+        f" {len(receivers)} accepting LCMs with {share:,} points of room each"
+    )
+    return email[0], moves, summary
+
+
+def _held(conn, user_id: int) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM care_team_caseload c"
+        " JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id"
+        " WHERE c.olcm_id = %s",
+        (user_id,),
+    ).fetchone()[0]

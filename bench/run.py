@@ -10,7 +10,8 @@
 4. time the writes (``bench.writes``): ``POST /lead_care_managers/bulk_assign`` of 1,000
    items, and the ``import_members`` / ``bulk_assign_lcms`` commands on 100,000-row CSV files;
    then the planning (``bench.planning``): ``POST /lead_care_managers/auto_assign`` applying
-   1,000 patients, ``plan_caseloads`` planning and applying a fill of 100,000;
+   1,000 patients, ``plan_caseloads`` planning and applying a fill of 100,000,
+   ``transfer_caseload`` applying the spread of an LCM's 5,000 patients;
 5. write ``bench/out/report.md`` and ``report.json``, and print the report (``bench.report``).
 """
 
@@ -46,7 +47,7 @@ from bench.database import (
 from bench.machine import machine_description, prewarm
 from bench.options import parse_args
 from bench.planning import PlanningMeasurement
-from bench.reads import ReadMeasurement, sample_patient_ids
+from bench.reads import ReadMeasurement, largest_caseload, sample_patient_ids
 from bench.report import render_markdown
 from bench.results import WriteResult
 from bench.server import HOST, Server
@@ -84,6 +85,7 @@ class Harness:
             machine = machine_description(conn)
             contents = dataset_contents(conn)
             sample_ids = sample_patient_ids(conn, self.marker_patients, self.args.seed)
+            caseload = largest_caseload(conn) if self.wanted("lcm_patients") else (1, 0)
             lcm_ids = active_user_ids(conn, "ecm")
             provider_ids = active_user_ids(conn, "provider")
             warmed = prewarm(conn) if self.args.prewarm else {"skipped": True}
@@ -110,7 +112,9 @@ class Harness:
 
         routes = [
             route
-            for route in workload.read_routes(patients=patients, sample_ids=sample_ids)
+            for route in workload.read_routes(
+                patients=patients, sample_ids=sample_ids, caseload=caseload
+            )
             if self.wanted(route.name)
         ]
         writes_wanted = not self.args.skip_writes and any(map(self.wanted, WRITE_NAMES))

@@ -36,9 +36,14 @@ READ_TARGET_MS = {
     "worklist_missing": 60.0,
     "detail": 15.0,
     "patient_lcms": 10.0,
+    "patient_lcms_history": 15.0,
+    "patient_lcms_as_of": 15.0,
     "lcm_list": 50.0,
     "workload": 100.0,
+    "lcm_patients": 60.0,
 }
+# The instant the care team and caseload are read as of: within the data set's assignments.
+AS_OF_DATE = "2025-07-01"
 OVERHEAD_TARGET_MS = 10.0
 WRITE_TARGET_S = {
     "bulk_assign": 1.0,
@@ -48,6 +53,7 @@ WRITE_TARGET_S = {
     "auto_assign": 1.0,
     "plan_caseloads_preview": 5.0,
     "plan_caseloads_apply": 30.0,
+    "transfer_caseload": 10.0,
 }
 TARGET_PATIENTS = 1_000_000
 
@@ -145,6 +151,8 @@ class ReadRoute:
     label: str  # what the table shows, e.g. "GET /patients?search=mar"
     variants: list[Request] = field(default_factory=list)
     checks_total: bool = False  # the response's pagination.total_count must equal N
+    # ... or this, when the route lists something else than every patient.
+    expected_total: int | None = None
 
     @property
     def target_ms(self) -> float:
@@ -152,16 +160,25 @@ class ReadRoute:
 
 
 READ_ROUTE_NAMES = tuple(READ_TARGET_MS)
-WRITE_NAMES = ("bulk_assign", "import_members", "bulk_assign_lcms", "auto_assign", "plan_caseloads")
+WRITE_NAMES = (
+    "bulk_assign", "import_members", "bulk_assign_lcms", "auto_assign", "plan_caseloads",
+    "transfer_caseload",
+)  # fmt: skip
 
 
 def read_routes(
-    *, patients: int, sample_ids: Sequence[int], name_term: str = "mar"
+    *,
+    patients: int,
+    sample_ids: Sequence[int],
+    caseload: tuple[int, int],
+    name_term: str = "mar",
 ) -> list[ReadRoute]:
     """Every read route with its request variants (deterministic for a given sample).
 
     ``sample_ids`` are ids of existing ECM patients; routes that take an id rotate through
     them so the database does not answer the same row from the same buffers every time.
+    ``caseload``: an LCM's id and how many patients they hold (the exact total the caseload
+    route must answer).
     """
     if not sample_ids:
         raise ValueError("sample_ids must not be empty")
@@ -242,6 +259,19 @@ def read_routes(
             [Request("GET", f"{API}/patients/{i}/lead_care_managers") for i in ids],
         ),
         ReadRoute(
+            "patient_lcms_history",
+            "GET /patients/{id}/lead_care_managers/history",
+            [Request("GET", f"{API}/patients/{i}/lead_care_managers/history") for i in ids],
+        ),
+        ReadRoute(
+            "patient_lcms_as_of",
+            f"GET /patients/{{id}}/lead_care_managers?as_of={AS_OF_DATE}",
+            [
+                Request("GET", f"{API}/patients/{i}/lead_care_managers?as_of={AS_OF_DATE}")
+                for i in ids
+            ],
+        ),
+        ReadRoute(
             "lcm_list",
             "GET /lead_care_managers",
             [Request("GET", f"{API}/lead_care_managers")],
@@ -250,6 +280,12 @@ def read_routes(
             "workload",
             "GET /lead_care_managers/workload",
             [Request("GET", f"{API}/lead_care_managers/workload")],
+        ),
+        ReadRoute(
+            "lcm_patients",
+            f"GET /lead_care_managers/{{id}}/patients (the LCM holding most: {caseload[1]:,})",
+            [Request("GET", f"{API}/lead_care_managers/{caseload[0]}/patients")],
+            expected_total=caseload[1],
         ),
     ]
 

@@ -95,15 +95,25 @@ def test_bulk_assign_rows_name_at_least_one_lcm():
 
 
 def test_read_routes_cover_every_target_and_a_deep_page():
-    routes = workload.read_routes(patients=100_000, sample_ids=[5, 17, 4997, 80_000])
+    routes = workload.read_routes(
+        patients=100_000, sample_ids=[5, 17, 4997, 80_000], caseload=(42, 5_123)
+    )
     assert [route.name for route in routes] == list(workload.READ_ROUTE_NAMES)
     by_name = {route.name: route for route in routes}
+    assert by_name["lcm_patients"].variants[0].path.endswith("/lead_care_managers/42/patients")
+    assert by_name["lcm_patients"].expected_total == 5_123
+    assert (
+        by_name["patient_lcms_as_of"]
+        .variants[1]
+        .path.endswith("/patients/17/lead_care_managers?as_of=2025-07-01")
+    )
+    assert len(by_name["patient_lcms_history"].variants) == 4
     assert by_name["list_deep"].variants[0].path.endswith("page=3999&per_page=25")
     assert by_name["search_member_id_partial"].variants[0].path.endswith("search=MEM00000049")
     assert len(by_name["detail"].variants) == 4
     assert all(v.path.startswith(workload.API) for r in routes for v in r.variants)
     with pytest.raises(ValueError):
-        workload.read_routes(patients=10, sample_ids=[])
+        workload.read_routes(patients=10, sample_ids=[], caseload=(1, 1))
 
 
 def test_sql_outline_elides_the_top_level_select_list_only():
