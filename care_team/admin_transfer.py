@@ -1,16 +1,17 @@
 """Django admin: "Transfer caseload", a page of a Lead Care Manager's user.
 
 The user change page of an active LCM links to it (``TransferCaseloadMixin``, on the user
-admin). The page asks for the role(s), a receiving LCM or a spread, and a reason; it shows the
-plan ``care_team.planning.transfer`` makes (the one ``POST /lead_care_managers/{id}/transfer``
+admin), and so does each row of the Workload page (``care_team.admin_workload``). The page
+asks for the role(s), a receiving LCM or a spread, and a reason; it shows the plan
+``care_team.planning.transfer`` makes (the one ``POST /lead_care_managers/{id}/transfer``
 makes: moves with why, unplaced patients, each LCM's load and utilization before and after)
 and writes nothing until the plan is confirmed. Confirmed, exactly the plan shown is applied
 (it travels signed in the form) through ``plans.apply_plan``, the care-team write core: a
 patient whose care team changed since the preview is skipped and reported, as everywhere.
 
 Access follows the roles (``accounts.backends``): whoever may change case loads (staff with
-the ``admin`` role, superusers) may open the page, by its address or from the user page.
-Every preview and application writes an access event, as the admin's pages of patient data do.
+the ``admin`` role, superusers) may open the page. Every preview and application writes an
+access event, as the admin's pages of patient data do.
 """
 
 from __future__ import annotations

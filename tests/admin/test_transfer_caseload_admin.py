@@ -188,3 +188,10 @@ def test_who_may_open_it(client, world):
     assert client.get(transfer_caseload_url(factories.admin_user().pk)).status_code == 404
     assert client.get(transfer_caseload_url(999999)).status_code == 404
     assert not LcmAssignmentHistory.objects.exists()
+
+
+def test_the_workload_page_links_each_lcm_to_it(client, world):
+    sign_in(client)  # staff with the admin role: the users' pages are not theirs
+    html = client.get(reverse("admin:care_team_leadcaremanagerworkload_changelist")).content
+    for user in (world["sam"], world["jane"], world["bob"]):
+        assert f'href="{transfer_caseload_url(user.pk)}"'.encode() in html
