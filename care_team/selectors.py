@@ -162,17 +162,36 @@ def active_lcm_ids_by_email(emails: Iterable[str]) -> dict[str, int]:
 
 
 # A Lead Care Manager's caseload now: the ECM patients whose case load names them in one of the
-# roles asked for (each role's column leads an index with the patient id: migration 0008).
+# roles asked for. Each role's patients are read in patient order from its (holder, patient)
+# index alone (migration 0009), never from the case loads' rows; both roles are the two merged
+# (a patient in both once), each checked to be an ECM patient. The page's case loads are then
+# read for the roles held.
+_CASELOAD_HELD = "SELECT patient_id FROM care_team_caseload WHERE {role}_id = %(user)s"
+_CASELOAD_IDS = (
+    "SELECT held.patient_id FROM ({held}) held"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = held.patient_id"
+    " GROUP BY held.patient_id"
+)
+# The count: each patient once (the union), then checked (a sort would wait for every row).
 _CASELOAD_COUNT = (
-    "SELECT COUNT(*) FROM care_team_caseload c"
-    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id WHERE {held}"
+    "SELECT COUNT(*) FROM ({distinct}) held"
+    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = held.patient_id"
 )
 _CASELOAD_PAGE = (
     "SELECT c.patient_id, c.olcm_id, c.ilcm_id FROM care_team_caseload c"
-    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = c.patient_id WHERE {held}"
-    " ORDER BY c.patient_id LIMIT %(limit)s OFFSET %(offset)s"
+    " WHERE c.patient_id IN ({ids} ORDER BY held.patient_id LIMIT %(limit)s OFFSET %(offset)s)"
+    " ORDER BY c.patient_id"
 )
-_HOLDERS = {"olcm": "c.olcm_id = %(user)s", "ilcm": "c.ilcm_id = %(user)s"}
+CASELOAD_ROLES = ("olcm", "ilcm")
+
+
+def caseload_statements(roles: Sequence[str]) -> tuple[str, str]:
+    """The count and the page of a caseload in ``roles`` (``%(user)s``, ``%(limit)s``,
+    ``%(offset)s``)."""
+    each = [_CASELOAD_HELD.format(role=role) for role in CASELOAD_ROLES if role in roles]
+    count = _CASELOAD_COUNT.format(distinct=" UNION ".join(each))
+    page = _CASELOAD_PAGE.format(ids=_CASELOAD_IDS.format(held=" UNION ALL ".join(each)))
+    return count, page
 
 
 def caseload_page(
@@ -181,15 +200,15 @@ def caseload_page(
     """A page of the ECM patients for whom ``user_id`` is oLCM or iLCM (of ``roles``), by
     patient id, each with the roles the user holds; and how many there are. Two queries (one
     when the page is past the end)."""
-    roles = [role for role in _HOLDERS if role in roles]
-    held = " OR ".join(_HOLDERS[role] for role in roles)
+    roles = [role for role in CASELOAD_ROLES if role in roles]
+    count, page_sql = caseload_statements(roles)
     params = {"user": user_id, "limit": limit, "offset": offset}
     with connection.cursor() as cursor:
-        cursor.execute(_CASELOAD_COUNT.format(held=held), params)
+        cursor.execute(count, params)
         total = cursor.fetchone()[0]
         if offset >= total:
             return [], total
-        cursor.execute(_CASELOAD_PAGE.format(held=held), params)
+        cursor.execute(page_sql, params)
         rows = cursor.fetchall()
     page = []
     for patient_id, olcm_id, ilcm_id in rows:

@@ -255,17 +255,18 @@ def test_as_of_after_real_assignments(admin_client, jane, bob):
 
 
 @pytest.mark.postgres
-def test_the_caseload_reads_its_indexes(jane):
-    """The count and the page of a holder's patients walk (holder, patient) indexes."""
-    from care_team.selectors import _CASELOAD_COUNT, _CASELOAD_PAGE, _HOLDERS
+def test_the_caseload_reads_its_indexes_not_the_case_loads(jane):
+    """The count and the page of a holder's patients read (holder, patient) indexes, never
+    the whole table. (With statistics of real data, and the visibility map set by vacuum, the
+    index alone: an index-only scan; these test tables are empty and never vacuumed.)"""
+    from care_team.selectors import caseload_statements
 
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         for roles in (["olcm"], ["ilcm"], ["olcm", "ilcm"]):
-            held_by = " OR ".join(_HOLDERS[role] for role in roles)
-            for sql in (_CASELOAD_COUNT, _CASELOAD_PAGE):
+            for sql in caseload_statements(roles):
                 params = {"user": jane.pk, "limit": 25, "offset": 0}
-                cursor.execute("EXPLAIN " + sql.format(held=held_by), params)
+                cursor.execute("EXPLAIN " + sql, params)
                 plan = "\n".join(row[0] for row in cursor.fetchall())
                 assert "Seq Scan on care_team_caseload" not in plan, plan
                 for role in roles:
