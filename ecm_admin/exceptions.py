@@ -177,6 +177,8 @@ def api_exception_handler(exc, context):
             status_code = exc.status_code
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             headers["Retry-After"] = str(int(exc.wait) + 1)
+        if status_code == 503:  # a store the service needs does not answer: retry soon
+            headers["Retry-After"] = str(DB_RETRY_AFTER_SECONDS)
         if isinstance(exc, UnprocessableEntity):
             errors = exc.errors
         elif isinstance(exc, exceptions.ValidationError):

@@ -98,10 +98,10 @@ def query_parameters(input_class: type[Input], *, note: str = "") -> list[OpenAp
 
 ERROR_DESCRIPTIONS = {
     400: (
-        "The request body is not JSON the service can read: malformed, not UTF-8, nested "
-        "deeper than 32 levels of arrays and objects, an object with the same key twice, "
-        "`NaN`/`Infinity`, or a number longer than 100 characters or out of range. Also a "
-        "`Content-Length` that is not a number, or more than 1,000 query parameters."
+        "More than 1,000 query parameters, or a `Content-Length` that is not a number. With a "
+        "JSON body: a body the service cannot read: malformed, not UTF-8, nested deeper than "
+        "32 levels of arrays and objects, an object with the same key twice, `NaN`/`Infinity`, "
+        "or a number longer than 100 characters or out of range."
     ),
     401: (
         "Missing, unknown, expired or revoked token, or inactive user. "
@@ -111,6 +111,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found.",
     405: "Method not allowed on this path (the `Allow` header lists the accepted ones).",
     406: "The `Accept` header excludes `application/json`.",
+    411: "A chunked request body (`Transfer-Encoding: chunked` without `Content-Length`).",
     412: "`If-Match` does not match the current version of the record.",
     413: "Request body too large.",
     415: "Unsupported media type: send `Content-Type: application/json`.",
@@ -138,6 +139,7 @@ ERROR_EXAMPLES = {
     404: ["Not found"],
     405: ['Method "PATCH" not allowed.'],
     406: ["Could not satisfy the request Accept header."],
+    411: ["Content-Length is required: chunked request bodies are not accepted"],
     412: ["Precondition failed: the patient was changed by someone else; reload and retry"],
     413: ["Request body is too large (limit 2097152 bytes)"],
     415: ['Unsupported media type "text/plain" in request.; send application/json'],
@@ -145,11 +147,11 @@ ERROR_EXAMPLES = {
     429: ["Rate limit exceeded; try again in 12 seconds"],
     503: ["Service temporarily unavailable: the database cannot be reached"],
 }
-# Every operation can answer these (422: refused text in a query string or header, a
-# repeated query parameter).
-COMMON_ERRORS = (401, 403, 405, 406, 422, 429, 503)
+# Every operation can answer these (400: too many query parameters; 422: refused text in a
+# query string or header, a repeated query parameter).
+COMMON_ERRORS = (400, 401, 403, 405, 406, 422, 429, 503)
 # Operations that read a JSON body can also answer these.
-BODY_ERRORS = (400, 413, 415)
+BODY_ERRORS = (411, 413, 415)
 # Response headers by status (added to every response with that status by ``postprocess``).
 ERROR_HEADERS = {
     401: {
