@@ -18,7 +18,7 @@ from accounts.models import (
     hash_token,
 )
 from accounts.throttling import token_failure
-from audit.services import note_credentials
+from audit.services import credentials_note
 
 # A module reference: ecm_admin.exceptions imports DRF views, which import this module.
 from ecm_admin import exceptions as api_errors
@@ -105,7 +105,7 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
             # Only the recognisable, non-secret start of something shaped like a token.
             prefix = raw[:TOKEN_DISPLAY_CHARS] if raw.startswith(TOKEN_PREFIX) else ""
             self._fail(request, "Authentication required", prefix=prefix)
-        note_credentials(request, token_prefix=token.prefix, user_id=token.user_id)
+        credentials_note(request, token_prefix=token.prefix, user_id=token.user_id)
         now = timezone.now()
         if token.revoked_at is not None:
             self._fail(request, "Token has been revoked")
@@ -124,7 +124,7 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
     @staticmethod
     def _fail(request, message: str, prefix: str | None = None):
         if prefix is not None:
-            note_credentials(request, token_prefix=prefix)
+            credentials_note(request, token_prefix=prefix)
         wait = token_failure(request)
         if wait is not None:
             raise api_errors.TooManyFailedAttempts(wait)
