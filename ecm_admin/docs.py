@@ -18,7 +18,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.permissions import AllowAny
 
-from ecm_admin.openapi import API_PREFIX
+from ecm_admin.routers import API_PREFIX
 
 # Importing it attaches the patient routes' annotations to their views.
 from patients import schema as _patients_schema  # noqa: F401

@@ -1,20 +1,13 @@
-"""The OpenAPI 3 description of the API (drf-spectacular) and the pages that serve it.
+"""The OpenAPI 3 description of the API (drf-spectacular): what every operation shares.
 
-Routes (public, no token, no data):
+Each operation is described beside its view method (``@extend_schema``): its input is the
+``Input`` declaration that validates it (``ecm_admin.inputs``), its responses the shapes its
+renderers return (``TypedDict``s, ``ecm_admin.shapes``). The patient routes are still
+described in ``patients/schema.py``. This module holds what they share: the ``Errors``
+envelope, the ``Message`` body, the error responses, the ``X-User-Token`` security scheme, the
+extensions that describe inputs and shapes, and the hooks that finish the document.
 
-- ``GET /v1/admin/clinic/ecm/openapi.json`` and ``openapi.yaml``: the schema;
-- ``GET /v1/admin/clinic/ecm/docs``: Swagger UI;
-- the Swagger UI assets come from the pinned ``drf-spectacular-sidecar`` package under
-  ``/static/`` (served by WhiteNoise), so the page works without any CDN. (No Redoc: its page
-  loads web fonts from Google.)
-
-The views of the API do not use DRF serializers, so their shapes are described by schema-only
-serializers in ``patients/schema.py`` and ``care_team/schema.py``; importing those modules
-(below) attaches the annotations to the views. This module holds what every route shares: the
-``Errors`` envelope, the ``Pagination`` object, the ``X-User-Token`` security scheme, the error
-responses, and the hooks that finish the document.
-
-Wired in ``ecm_admin.urls`` with ``path("", include("ecm_admin.openapi"))``.
+The pages that serve it: ``ecm_admin.docs``.
 """
 
 import re
@@ -30,9 +23,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from ecm_admin.inputs import ID_SCHEMA, Input, InputField, ObjectList
+from ecm_admin.routers import API_PREFIX
 from ecm_admin.shapes import Shape, ShapeExtension, Spec, is_shape
 
-API_PREFIX = "v1/admin/clinic/ecm/"
 # Operations under these paths are documented; everything else (health probe, admin) is not.
 DOCUMENTED_PREFIXES = ("/v1/",)
 
@@ -310,7 +303,7 @@ def preprocess(endpoints):
     ]
 
 
-_DETAIL_PATH = re.compile(r"^(/v1/admin/clinic/ecm/patients/)\{patient_id\}$")
+_DETAIL_PATH = re.compile(rf"^(/{API_PREFIX}patients/)\{{patient_id\}}$")
 
 
 def _forbid_unknown_keys(schema: dict) -> None:

@@ -1,4 +1,4 @@
-"""Check responses against the service's own OpenAPI document (``/v1/admin/clinic/ecm/openapi.json``).
+"""Responses checked against the service's OpenAPI document (``/v1/admin/clinic/ecm/openapi.json``).
 
 ``OpenApiContract`` fetches the document once per test process, resolves ``$ref`` and turns
 OpenAPI 3.0 schemas into JSON Schema (``nullable: true`` becomes "or null"), and validates a

@@ -2,7 +2,6 @@
 test_limits.py)."""
 
 import datetime as dt
-import hmac
 
 import pytest
 from django.db import connection
@@ -234,19 +233,6 @@ def test_service_token_lifetime_defaults_to_the_setting(admin, settings):
     assert token.expires_at - token.created_at == dt.timedelta(days=3)
 
 
-def test_the_digest_is_compared_in_constant_time(admin_client, monkeypatch):
-    calls = []
-    real = hmac.compare_digest
-
-    def spy(a, b):
-        calls.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(authentication.hmac, "compare_digest", spy)
-    assert admin_client.get(PATIENTS).status_code == 200
-    assert len(calls) == 1 and calls[0][0] == calls[0][1]
-
-
 # --- storage -------------------------------------------------------------------------------
 
 
@@ -275,7 +261,7 @@ def test_no_raw_token_is_stored_in_any_column(alice, client):
     admin_raw = next(word for m in messages for word in m.split("<code>")[1:]).split("</code>")[0]
     raws.append(admin_raw)
     for raw in raws:
-        assert with_token(raw).get(PATIENTS).status_code in (200, 403)
+        assert with_token(raw).get(PATIENTS).status_code == 200  # each an admin's token
 
     columns = list(_text_columns())
     assert len(columns) > 50
