@@ -3,7 +3,7 @@
 API views say what they did with ``access_report(request, action, ids)``; the middleware
 (``audit.middleware``) writes one row per request with the final status. Auth failures,
 403s and 429s are recorded by the middleware on its own. The Django admin and management
-commands write through ``event_record`` (see ``audit.admin_hooks`` and ``audit.commands``).
+commands write through ``event_record`` (see ``audit.admin_audit`` and ``audit.commands``).
 """
 
 from __future__ import annotations
