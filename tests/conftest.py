@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories
-from tests.openapi_contract import check_response
+from tests.openapi_contract import check_response, load_contract
 
 
 @pytest.fixture
@@ -73,6 +73,9 @@ def _responses_match_the_document(request, monkeypatch):
         assert marker.kwargs.get("reason"), "undocumented_responses needs a reason"
         yield
         return
+    # Built here, before any request: not in a test's threads (drf-spectacular's generator
+    # is not thread-safe), once per process.
+    load_contract()
     send = Client.request
 
     def checked(self, **kwargs):

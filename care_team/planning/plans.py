@@ -199,7 +199,9 @@ def patients_missing(
         group = rows.filter(_acuity_in(acuities)).order_by("pk").values_list(*_FIELDS[:4])
         found.extend(group[:wanted])
     total = sum(waiting.values()) if waiting is not None else rows.count()
-    return _patients(found, stamps=False), total
+    # Counted at another instant than the patients were read: assignments made in between
+    # may leave it below what was read, never below that.
+    return _patients(found, stamps=False), max(total, len(found))
 
 
 def _by_weight() -> list[list[str]]:
