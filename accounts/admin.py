@@ -11,12 +11,12 @@ from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.choices import RoleName
-from accounts.models import ApiToken, Role, User, UserRole
+from accounts.models import ApiToken, Role, User
 from accounts.services import token_create, tokens_revoke_by_id, user_set_roles
 from care_team.admin_transfer import TransferCaseloadMixin
 from ecm_admin.admin_site import ReadOnlyAdminMixin, adopt
@@ -145,8 +145,7 @@ class UserAdmin(TransferCaseloadMixin, DjangoUserAdmin):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         role = _role_autocomplete(request)
         if role is not None:
-            holds_role = UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role)
-            queryset = queryset.filter(Exists(holds_role), is_active=True)
+            queryset = queryset.with_role(role).filter(is_active=True)
         return queryset, may_have_duplicates
 
 

@@ -1,7 +1,6 @@
 """``X-User-Token`` authentication."""
 
 import datetime as dt
-import hmac
 
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import BooleanField
@@ -18,10 +17,8 @@ from accounts.models import (
     hash_token,
 )
 from accounts.throttling import token_failure
-from audit.services import note_credentials
-
-# A module reference: ecm_admin.exceptions imports DRF views, which import this module.
-from ecm_admin import exceptions as api_errors
+from audit.services import credentials_note
+from ecm_admin.exceptions import TooManyFailedAttempts
 from ecm_admin.statements import Select
 
 HEADER = "HTTP_X_USER_TOKEN"
@@ -84,8 +81,11 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
     ``authenticate_header``) and raises ``AuthenticationFailed`` for a bad token.
     The token, its user and whether the user is an admin come back in one query.
 
-    The token is found by its digest (a unique index), and the digest compared again in
-    constant time. A valid token is served whatever its address did before (its own rate is
+    The token is found by its SHA-256 digest (a unique index). The lookup's timing can tell at
+    most how much of a digest matched, which says nothing about a token that hashes to it, so
+    no constant-time comparison follows it.
+
+    A valid token is served whatever its address did before (its own rate is
     ``TokenRateThrottle``'s); a refused one counts a failure for the client's address, and
     past the limit the answer is 429 instead of 401 (``accounts.throttling.token_failure``).
     """
@@ -101,11 +101,11 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
             self._fail(request, "Authentication required")
         digest = hash_token(raw)
         token = find_token(digest)
-        if token is None or not hmac.compare_digest(token.digest, digest):
+        if token is None:
             # Only the recognisable, non-secret start of something shaped like a token.
             prefix = raw[:TOKEN_DISPLAY_CHARS] if raw.startswith(TOKEN_PREFIX) else ""
             self._fail(request, "Authentication required", prefix=prefix)
-        note_credentials(request, token_prefix=token.prefix, user_id=token.user_id)
+        credentials_note(request, token_prefix=token.prefix, user_id=token.user_id)
         now = timezone.now()
         if token.revoked_at is not None:
             self._fail(request, "Token has been revoked")
@@ -124,10 +124,10 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
     @staticmethod
     def _fail(request, message: str, prefix: str | None = None):
         if prefix is not None:
-            note_credentials(request, token_prefix=prefix)
+            credentials_note(request, token_prefix=prefix)
         wait = token_failure(request)
         if wait is not None:
-            raise api_errors.TooManyFailedAttempts(wait)
+            raise TooManyFailedAttempts(wait)
         raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request):

@@ -4,6 +4,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -25,7 +26,19 @@ class Role(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager):
+def holds_role(name: str) -> Exists:
+    """Whether the user of the query's row holds the role ``name`` (one probe of the
+    ``(role, user)`` index): to filter on (``User.objects.with_role``) or annotate with."""
+    return Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role__name=name))
+
+
+class UserQuerySet(models.QuerySet):
+    def with_role(self, name: str) -> "UserQuerySet":
+        """The users holding the role ``name``: ``User.objects.with_role(RoleName.ADMIN)``."""
+        return self.filter(holds_role(name))
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):
@@ -120,12 +133,6 @@ def generate_raw_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def usable(self, now=None):
-        now = now or timezone.now()
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now, user__is_active=True)
-
-
 class TokenKind(models.TextChoices):
     SIGN_IN = "sign_in", "Sign-in (POST /v1/auth/tokens)"
     SERVICE = "service", "Service (create_token, Django admin)"
@@ -161,8 +168,6 @@ class ApiToken(models.Model):
         editable=False,
         help_text="Unused for this long, the token stops working (none: no idle expiry).",
     )
-
-    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -115,7 +115,7 @@ def token_revoke(*, token: ApiToken, now: dt.datetime | None = None) -> bool:
     )
 
 
-def revocable_tokens(*, user: User) -> QuerySet[ApiToken]:
+def tokens_revocable(*, user: User) -> QuerySet[ApiToken]:
     """The tokens of ``user`` that ``tokens_revoke`` revokes: all not yet revoked."""
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
 
@@ -123,7 +123,7 @@ def revocable_tokens(*, user: User) -> QuerySet[ApiToken]:
 def tokens_revoke(*, user: User, now: dt.datetime | None = None) -> int:
     """Revoke every live token of ``user``; returns how many were revoked."""
     now = now or timezone.now()
-    return revocable_tokens(user=user).update(revoked_at=now)
+    return tokens_revocable(user=user).update(revoked_at=now)
 
 
 def tokens_revoke_by_id(*, token_ids: Iterable[int], now: dt.datetime | None = None) -> int:

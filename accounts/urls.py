@@ -1,9 +1,9 @@
-from django.urls import re_path
-
 from accounts import views
+from ecm_admin.routers import Router
 
-# Included under ``v1/auth/`` (outside the admin API prefix); with or without a trailing slash.
-urlpatterns = [
-    re_path(r"^tokens/?$", views.TokenCreateView.as_view(), name="auth-token-create"),
-    re_path(r"^tokens/current/?$", views.TokenCurrentView.as_view(), name="auth-token-current"),
-]
+# Included under ``v1/auth/`` (outside the admin API prefix); every route works with and
+# without a trailing slash.
+router = Router()
+router.register("tokens", views.TokenViewSet, basename="auth-token")
+
+urlpatterns = router.urls

@@ -8,8 +8,3 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import signals  # noqa: F401  (admin sign-in failures)
-        from audit.admin_hooks import audit_admin_site
-        from ecm_admin.request_context import install_log_record_factory
-
-        install_log_record_factory()
-        audit_admin_site()

@@ -17,9 +17,9 @@ READS = {Action.READ_LIST, Action.READ_DETAIL}
 
 
 class AccessAuditMiddleware:
-    """Records what API views report with ``audit.record_patients`` and every 401/403/429.
+    """Records what API views report with ``audit.services.access_report`` and every 401/403/429.
 
-    The Django admin has its own hook (``audit.admin_hooks``). A 503 is not recorded: the
+    The Django admin is audited by ``audit.admin_audit``. A 503 is not recorded: the
     database is unreachable, so nothing was released and nothing can be written.
 
     If the record cannot be written, a successful read is answered with 503 instead of the

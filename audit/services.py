@@ -1,9 +1,9 @@
 """Writing access events. Everything here INSERTs; nothing updates or deletes.
 
-API views say what they did with ``record_patients(request, action, ids)``; the middleware
+API views say what they did with ``access_report(request, action, ids)``; the middleware
 (``audit.middleware``) writes one row per request with the final status. Auth failures,
 403s and 429s are recorded by the middleware on its own. The Django admin and management
-commands write through ``event_record`` (see ``audit.admin_hooks`` and ``audit.commands``).
+commands write through ``event_record`` (see ``audit.admin_audit`` and ``audit.commands``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def normalise_ids(ids: Iterable) -> list[int]:
     return list(seen)
 
 
-def record_patients(request, action: str, patient_ids: Iterable = ()) -> None:
+def access_report(request, action: str, patient_ids: Iterable = ()) -> None:
     """Called by a view: this request did ``action`` on these patients (no query here).
 
     Call it before the work that may fail, with the ids the request names, so a refused
@@ -60,7 +60,7 @@ def record_patients(request, action: str, patient_ids: Iterable = ()) -> None:
     _django_request(request)._audit = PendingAudit(action, normalise_ids(patient_ids))
 
 
-def note_credentials(request, *, token_prefix: str = "", user_id: int | None = None) -> None:
+def credentials_note(request, *, token_prefix: str = "", user_id: int | None = None) -> None:
     """Called by authentication: who the presented credentials pointed at, even if refused."""
     target = _django_request(request)
     target._audit_token_prefix = token_prefix

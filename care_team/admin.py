@@ -10,14 +10,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 
 from accounts.choices import RoleName
-from accounts.models import User, UserRole
+from accounts.models import User
+from audit.admin_audit import AuditedModelAdmin
 from care_team.admin_workload import LeadCareManagerWorkloadAdmin
-from care_team.choices import LcmRole
+from care_team.choices import LCM_ROLES, CareTeamRole
 from care_team.models import CaseLoad, LcmAssignmentHistory, LeadCareManagerWorkload
 from care_team.selectors import active_lcms
 from care_team.services import MAX_REASON_LENGTH, care_team_assign, care_team_unassign
@@ -33,15 +34,13 @@ from ecm_admin.admin_site import (
 
 # The case-load fields a form may change, and the role a user needs to fill each.
 CARE_TEAM_ROLES = {"provider": RoleName.PROVIDER, "olcm": RoleName.ECM, "ilcm": RoleName.ECM}
-LCM_ROLES = (LcmRole.OLCM.value, LcmRole.ILCM.value)
 # History inlines on the patient page show the newest rows only; the full log has its own admin.
 INLINE_MAX_ROWS = 50
 
 
 def assignable_users(role: str, *, keep: int | None = None) -> QuerySet[User]:
     """Active users holding ``role``, plus ``keep`` (the user assigned now, whatever they are)."""
-    holds_role = Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role))
-    return User.objects.filter((holds_role & Q(is_active=True)) | Q(pk=keep))
+    return User.objects.with_role(role).filter(is_active=True) | User.objects.filter(pk=keep)
 
 
 # --- the case load form (patient page inline and case load admin) --------------------------
@@ -268,7 +267,7 @@ def _remove_each(patients, *, role: str, reason: str, actor: User) -> Outcome:
 
 def _lcm_action(modeladmin, request, queryset, *, role: str, remove: bool):
     """An intermediate page (who, why), then one service call per selected patient."""
-    label = LcmRole(role).label
+    label = CareTeamRole(role).label
     data = request.POST if "apply" in request.POST else None
     if remove:
         form = RemoveLcmForm(data)
@@ -316,22 +315,22 @@ def _lcm_action(modeladmin, request, queryset, *, role: str, remove: bool):
 
 @admin.action(description="Assign an oLCM to the selected patients", permissions=["change"])
 def assign_olcm(modeladmin, request, queryset):
-    return _lcm_action(modeladmin, request, queryset, role=LcmRole.OLCM, remove=False)
+    return _lcm_action(modeladmin, request, queryset, role=CareTeamRole.OLCM, remove=False)
 
 
 @admin.action(description="Assign an iLCM to the selected patients", permissions=["change"])
 def assign_ilcm(modeladmin, request, queryset):
-    return _lcm_action(modeladmin, request, queryset, role=LcmRole.ILCM, remove=False)
+    return _lcm_action(modeladmin, request, queryset, role=CareTeamRole.ILCM, remove=False)
 
 
 @admin.action(description="Remove the oLCM of the selected patients", permissions=["change"])
 def remove_olcm(modeladmin, request, queryset):
-    return _lcm_action(modeladmin, request, queryset, role=LcmRole.OLCM, remove=True)
+    return _lcm_action(modeladmin, request, queryset, role=CareTeamRole.OLCM, remove=True)
 
 
 @admin.action(description="Remove the iLCM of the selected patients", permissions=["change"])
 def remove_ilcm(modeladmin, request, queryset):
-    return _lcm_action(modeladmin, request, queryset, role=LcmRole.ILCM, remove=True)
+    return _lcm_action(modeladmin, request, queryset, role=CareTeamRole.ILCM, remove=True)
 
 
 LCM_ACTIONS = (assign_olcm, assign_ilcm, remove_olcm, remove_ilcm)
@@ -341,7 +340,7 @@ LCM_ACTIONS = (assign_olcm, assign_ilcm, remove_olcm, remove_ilcm)
 
 
 @admin.register(CaseLoad)
-class CaseLoadAdmin(ServiceErrorsMixin, CareTeamWidgetsMixin, admin.ModelAdmin):
+class CaseLoadAdmin(AuditedModelAdmin, ServiceErrorsMixin, CareTeamWidgetsMixin, admin.ModelAdmin):
     form = CaseLoadForm
     list_display = (
         "patient",
@@ -388,7 +387,7 @@ class CaseLoadAdmin(ServiceErrorsMixin, CareTeamWidgetsMixin, admin.ModelAdmin):
 
 
 @admin.register(LcmAssignmentHistory)
-class LcmAssignmentHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LcmAssignmentHistoryAdmin(ReadOnlyAdminMixin, AuditedModelAdmin):
     list_display = (
         "created_at",
         "patient",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.http import urlencode
 
+from audit.admin_audit import AuditedModelAdmin
 from care_team import selectors
 from care_team.models import LeadCareManagerProfile
 from care_team.planning import capacity, plans
@@ -103,7 +104,7 @@ def _sort(params) -> tuple[str, str]:
     return sort_by, direction
 
 
-class LeadCareManagerWorkloadAdmin(admin.ModelAdmin):
+class LeadCareManagerWorkloadAdmin(AuditedModelAdmin):
     """The Workload page, in place of a list of rows of the proxy model."""
 
     def has_add_permission(self, request):
@@ -117,7 +118,7 @@ class LeadCareManagerWorkloadAdmin(admin.ModelAdmin):
         name = f"{opts.app_label}_{opts.model_name}_changelist"
         return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_page(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         can_edit = self.has_change_permission(request)

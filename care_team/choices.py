@@ -1,14 +1,13 @@
 from django.db import models
 
 
-class LcmRole(models.TextChoices):
-    OLCM = "olcm", "oLCM"
-    ILCM = "ilcm", "iLCM"
-
-
 class CareTeamRole(models.TextChoices):
-    """Roles recorded in the assignment history."""
+    """The roles of a patient's care team (and of its assignment history)."""
 
     OLCM = "olcm", "oLCM"
     ILCM = "ilcm", "iLCM"
     PROVIDER = "provider", "Provider"
+
+
+# The Lead Care Manager roles among them (the provider is not one).
+LCM_ROLES: tuple[str, ...] = (CareTeamRole.OLCM.value, CareTeamRole.ILCM.value)

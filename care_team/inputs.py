@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from care_team.choices import LcmRole
+from care_team.choices import LCM_ROLES
 from care_team.services import MAX_BULK_ITEMS, MAX_REASON_LENGTH, Assignment, InvalidItem
 from ecm_admin.inputs import (
     BooleanField,
@@ -39,7 +39,7 @@ class LeadCareManagerListQuery(LeadCareManagerSearchQuery):
     """``GET /lead_care_managers``."""
 
     role = ChoiceField(
-        LcmRole.values,
+        LCM_ROLES,
         help_text=(
             "`olcm`: only users holding at least one oLCM assignment; `ilcm` likewise "
             "(case-insensitive)."
@@ -81,7 +81,7 @@ class RemovalInput(Input):
     when there is no body."""
 
     patient_id = IdField(required=True, help_text="ECM patient.")
-    role = ChoiceField(LcmRole.values, required=True, help_text="The role to remove.")
+    role = ChoiceField(LCM_ROLES, required=True, help_text="The role to remove.")
     reason = TextField(max_length=MAX_REASON_LENGTH, help_text=REASON_HELP)
 
     class Meta:

@@ -15,7 +15,7 @@ from django.db.models.functions import Concat, Lower
 
 from accounts.choices import RoleName
 from accounts.models import Role, User, UserRole
-from care_team.choices import LcmRole
+from care_team.choices import CareTeamRole
 from care_team.models import CaseLoad
 from ecm_admin.statements import Select
 from patients.selectors import (
@@ -26,13 +26,9 @@ from patients.selectors import (
 )
 
 
-def _holds_role(role: str) -> Exists:
-    return Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role))
-
-
 def active_lcms() -> QuerySet[User]:
     """Users who may be assigned as Lead Care Managers: active, with the ``ecm`` role."""
-    return User.objects.filter(_holds_role(RoleName.ECM), is_active=True)
+    return User.objects.with_role(RoleName.ECM).filter(is_active=True)
 
 
 def lead_care_managers(*, search: str = "", role: str = "") -> QuerySet[User]:
@@ -48,9 +44,9 @@ def lead_care_managers(*, search: str = "", role: str = "") -> QuerySet[User]:
         users = users.alias(full_name=Concat("first_name", Value(" "), "last_name")).filter(
             Q(full_name__icontains=search) | Q(email__icontains=search)
         )
-    if role == LcmRole.OLCM:
+    if role == CareTeamRole.OLCM:
         users = users.filter(Exists(CaseLoad.objects.filter(olcm_id=OuterRef("pk"))))
-    elif role == LcmRole.ILCM:
+    elif role == CareTeamRole.ILCM:
         users = users.filter(Exists(CaseLoad.objects.filter(ilcm_id=OuterRef("pk"))))
     return users.order_by("first_name", "last_name", "id")
 

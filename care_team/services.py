@@ -25,13 +25,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
 from accounts.choices import RoleName
-from accounts.models import User, UserRole
-from care_team.choices import CareTeamRole, LcmRole
+from accounts.models import User, holds_role
+from care_team.choices import LCM_ROLES, CareTeamRole
 from care_team.models import CaseLoad, LcmAssignmentHistory
 from ecm_admin.db import bulk_update_rows, copy_insert, updates_read_named_fields_only
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
@@ -382,13 +381,10 @@ def _users_with_roles(user_ids: set[int]) -> dict[int, User]:
     if not user_ids:
         return {}
 
-    def holds(role: str) -> Exists:
-        return Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role__name=role))
-
     rows = (
         User.objects.filter(pk__any_of=list(user_ids))
         .only("id", "email", "first_name", "last_name", "is_active")
-        .annotate(is_lcm=holds(RoleName.ECM), is_provider=holds(RoleName.PROVIDER))
+        .annotate(is_lcm=holds_role(RoleName.ECM), is_provider=holds_role(RoleName.PROVIDER))
     )
     return {user.pk: user for user in rows}
 
@@ -444,7 +440,7 @@ def care_team_unassign(
     Raises 422 for a bad role or reason, 404 "Patient not found", or 404
     "Patient has no oLCM assigned" (iLCM) when that role is empty.
     """
-    if role not in LcmRole.values:
+    if role not in LCM_ROLES:
         raise UnprocessableEntity(ROLE_INVALID)
     if len(reason) > MAX_REASON_LENGTH:
         raise UnprocessableEntity(REASON_TOO_LONG)
@@ -455,7 +451,7 @@ def care_team_unassign(
         raise NotFound(PATIENT_NOT_FOUND)
     case_load = batch.case_loads.get(patient_id)
     if case_load is None or getattr(case_load, f"{role}_id") is None:
-        raise NotFound(f"Patient has no {LcmRole(role).label} assigned")
+        raise NotFound(f"Patient has no {CareTeamRole(role).label} assigned")
     batch.set_role(case_load, role, None, reason)
     batch.save()
     return case_load

@@ -13,7 +13,7 @@ from rest_framework.fields import SkipField
 from rest_framework.response import Response
 
 from audit.models import Action
-from audit.services import record_patients
+from audit.services import access_report
 from care_team import examples, history, selectors
 from care_team.caseload_views import CaseloadActions
 from care_team.inputs import (
@@ -218,7 +218,7 @@ class LeadCareManagerViewSet(PlanningActions, CaseloadActions, viewsets.ViewSet)
         if request.method == "DELETE":
             return self._remove(request)
         item = assignment(AssignmentInput.parse(request.data))
-        record_patients(request, Action.ASSIGN, [item.patient_id])
+        access_report(request, Action.ASSIGN, [item.patient_id])
         case_load = care_team_assign(
             patient_id=item.patient_id,
             olcm_user_id=item.olcm_user_id,
@@ -233,7 +233,7 @@ class LeadCareManagerViewSet(PlanningActions, CaseloadActions, viewsets.ViewSet)
     def _remove(self, request):
         values = _removal(request)
         patient_id = values["patient_id"]
-        record_patients(request, Action.UNASSIGN, [patient_id])
+        access_report(request, Action.UNASSIGN, [patient_id])
         care_team_unassign(
             patient_id=patient_id,
             role=values["role"],
@@ -288,7 +288,7 @@ class LeadCareManagerViewSet(PlanningActions, CaseloadActions, viewsets.ViewSet)
         entries = bulk_items(values)
         atomic = bool(values.get("atomic"))
         ids = [getattr(item, "patient_id", None) for _, item in entries]
-        record_patients(request, Action.BULK_ASSIGN, ids)
+        access_report(request, Action.BULK_ASSIGN, ids)
         result = care_team_bulk_assign(
             assignments=[item for _, item in entries], actor=request.user, atomic=atomic
         )
@@ -327,7 +327,7 @@ class PatientCareTeamActions:
     def lead_care_managers(self, request, patient_id: str):
         pk = parse_id("patient_id", patient_id)
         query = CareTeamQuery.parse(request.query_params)
-        record_patients(request, Action.READ_DETAIL, [pk])
+        access_report(request, Action.READ_DETAIL, [pk])
         row = selectors.patient_care_team(pk)
         if row is None:
             raise NotFound(PATIENT_NOT_FOUND)
@@ -350,7 +350,7 @@ class PatientCareTeamActions:
     def lead_care_managers_history(self, request, patient_id: str):
         pk = parse_id("patient_id", patient_id)
         page = page_of(HistoryQuery.parse(request.query_params))
-        record_patients(request, Action.READ_DETAIL, [pk])
+        access_report(request, Action.READ_DETAIL, [pk])
         if not ecm_patients().filter(pk=pk).exists():
             raise NotFound(PATIENT_NOT_FOUND)
         rows, total = history.history_page(pk, page.offset, page.per_page)

@@ -1,4 +1,4 @@
-"""What every app's Django admin shares: the site's titles, helpers and two mixins.
+"""What every app's Django admin shares: the site, helpers and two mixins.
 
 The admin writes through the same services as the API (see DESIGN.md), so a service's
 refusal must reach the staff user as a message, never as a 500.
@@ -10,13 +10,19 @@ from django.http import HttpResponseRedirect
 from rest_framework.exceptions import NotFound
 
 from accounts.admin_login import AdminLoginForm
+from audit.admin_audit import AuditedAdminSite
 from ecm_admin.exceptions import UnprocessableEntity
 
-admin.site.site_header = "ECM Admin"
-admin.site.site_title = "ECM Admin"
-admin.site.index_title = "Enhanced Care Management back office"
-# Sign-ins count against the same failure limits as the API's (accounts.admin_login).
-admin.site.login_form = AdminLoginForm
+
+class EcmAdminSite(AuditedAdminSite):
+    """``admin.site`` (``ecm_admin.apps.AdminConfig``): patient data audited."""
+
+    site_header = "ECM Admin"
+    site_title = "ECM Admin"
+    index_title = "Enhanced Care Management back office"
+    # Sign-ins count against the same failure limits as the API's (accounts.admin_login).
+    login_form = AdminLoginForm
+
 
 # What the services raise when they refuse a change.
 SERVICE_ERRORS = (UnprocessableEntity, NotFound)

@@ -275,5 +275,7 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY(%s::{db_type}[])", [*params, _array_literal(self.rhs)]
 
 
-models.Field.register_lookup(AnyOf)
-models.ForeignObject.register_lookup(AnyOf)  # relations look up only their own class's lookups
+def register_lookups() -> None:
+    """Make ``__any_of`` available on every field (``EcmAdminConfig.ready``)."""
+    models.Field.register_lookup(AnyOf)
+    models.ForeignObject.register_lookup(AnyOf)  # relations look up only their own lookups

@@ -18,9 +18,9 @@ from drf_spectacular.views import (
 )
 from rest_framework.permissions import AllowAny
 
-# Importing the schema modules attaches the operations' annotations to the views.
-from accounts import schema as _accounts_schema  # noqa: F401
-from ecm_admin.openapi import API_PREFIX
+from ecm_admin.routers import API_PREFIX
+
+# Importing it attaches the patient routes' annotations to their views.
 from patients import schema as _patients_schema  # noqa: F401
 
 

@@ -1,8 +1,11 @@
 """One error envelope for the whole service: ``{"errors": ["sentence", ...]}``.
 
 DRF exceptions, Django exceptions and database failures all end here (API views through
-``api_exception_handler``; everything else through the middleware and the handlers in
-``ecm_admin.urls``). No stack trace, SQL or PHI is ever put in a body.
+``ecm_admin.exception_handler``; everything else through the middleware and the handlers
+below, wired in ``ecm_admin.urls``). No stack trace, SQL or PHI is ever put in a body.
+
+The exceptions and sentences here are imported by modules DRF's settings name (the
+authentication, the parsers): this module imports none of DRF's views.
 """
 
 import logging
@@ -10,14 +13,11 @@ import sys
 import traceback
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import set_rollback
+
+from ecm_admin.request_context import NO_REQUEST_ID, get_request_id
 
 logger = logging.getLogger("ecm_admin.errors")
 
@@ -80,8 +80,6 @@ class TooManyFailedAttempts(exceptions.Throttled):
 
 def internal_error_message() -> str:
     """The 500 sentence, with the request id so a caller can quote it to the operators."""
-    from ecm_admin.request_context import NO_REQUEST_ID, get_request_id
-
     request_id = get_request_id()
     if request_id == NO_REQUEST_ID:
         return INTERNAL_ERROR
@@ -124,7 +122,7 @@ def flatten_errors(detail, prefix: str = "") -> list[str]:
     return [text]
 
 
-def _is_database_down(exc: Exception) -> bool:
+def is_database_down(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
@@ -147,74 +145,6 @@ def database_unavailable_errors(exc: Exception) -> list[str]:
     return [DATABASE_UNAVAILABLE]
 
 
-def api_exception_handler(exc, context):
-    """DRF exception handler: every failure becomes ``{"errors": [...]}``."""
-    # Every exception is answered here, so none reaches Django's ATOMIC_REQUESTS wrapper:
-    # mark the request's transaction (if any) for rollback, as DRF's own handler does.
-    set_rollback()
-    if isinstance(exc, Http404):
-        return Response({"errors": ["Not found"]}, status=404)
-    if isinstance(exc, DjangoPermissionDenied):
-        return Response({"errors": ["Admin access required"]}, status=403)
-    if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
-    if isinstance(exc, DjangoValidationError):
-        return Response({"errors": flatten_errors(exc.messages)}, status=422)
-
-    if isinstance(exc, exceptions.APIException):
-        headers = {}
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-            request = context.get("request")
-            authenticator = getattr(request, "_authenticator", None) or _first_authenticator(
-                context
-            )
-            header = authenticator.authenticate_header(request) if authenticator else None
-            headers["WWW-Authenticate"] = header or "Token"
-            status_code = 401
-        elif isinstance(exc, exceptions.ValidationError):
-            status_code = 422
-        else:
-            status_code = exc.status_code
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
-        if isinstance(exc, UnprocessableEntity):
-            errors = exc.errors
-        elif isinstance(exc, exceptions.ValidationError):
-            errors = ["Validation failed: " + e for e in flatten_errors(exc.detail)]
-        elif isinstance(exc, exceptions.NotAuthenticated):
-            errors = ["Authentication required"]
-        elif isinstance(exc, exceptions.Throttled) and not isinstance(exc, TooManyFailedAttempts):
-            wait = headers.get("Retry-After")
-            errors = [
-                f"Rate limit exceeded; try again in {wait} seconds"
-                if wait
-                else "Rate limit exceeded; try again later"
-            ]
-        elif isinstance(exc, MalformedRequest):
-            errors = exc.errors
-        elif isinstance(exc, exceptions.ParseError):
-            errors = ["Malformed JSON in request body"]
-        elif isinstance(exc, exceptions.UnsupportedMediaType):
-            errors = [f"Unsupported media type {exc.detail!s}; send application/json"]
-        else:
-            errors = flatten_errors(exc.detail)
-        return Response(
-            {"errors": errors or ["Request failed"]}, status=status_code, headers=headers
-        )
-
-    if _is_database_down(exc):
-        return Response(
-            {"errors": database_unavailable_errors(exc)},
-            status=503,
-            headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
-        )
-    if isinstance(exc, DatabaseError):
-        log_database_error(exc)
-    else:
-        logger.exception("unhandled error")
-    return Response({"errors": [internal_error_message()]}, status=500)
-
-
 def log_database_error(exc: Exception) -> None:
     """Log a database error without its message: PostgreSQL puts row values in it
     ("Key (member_id)=(...) already exists"), and logs must not carry PHI. The SQLSTATE and
@@ -222,14 +152,6 @@ def log_database_error(exc: Exception) -> None:
     sqlstate = _sqlstate(exc) or "-"
     stack = "".join(traceback.format_tb(exc.__traceback__))
     logger.error("database error: %s (sqlstate %s)\n%s", type(exc).__name__, sqlstate, stack)
-
-
-def _first_authenticator(context):
-    view = context.get("view")
-    if view is None:
-        return None
-    authenticators = view.get_authenticators()
-    return authenticators[0] if authenticators else None
 
 
 # --- non-DRF handlers (wired in ecm_admin.urls) -----------------------------
@@ -249,7 +171,7 @@ def handler404(request, exception=None):
 
 def handler500(request):
     exc = sys.exc_info()[1]
-    if exc is not None and _is_database_down(exc):
+    if exc is not None and is_database_down(exc):
         return errors_response(
             database_unavailable_errors(exc), 503, {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
         )

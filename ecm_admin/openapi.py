@@ -1,20 +1,13 @@
-"""The OpenAPI 3 description of the API (drf-spectacular) and the pages that serve it.
+"""The OpenAPI 3 description of the API (drf-spectacular): what every operation shares.
 
-Routes (public, no token, no data):
+Each operation is described beside its view method (``@extend_schema``): its input is the
+``Input`` declaration that validates it (``ecm_admin.inputs``), its responses the shapes its
+renderers return (``TypedDict``s, ``ecm_admin.shapes``). The patient routes are still
+described in ``patients/schema.py``. This module holds what they share: the ``Errors``
+envelope, the ``Message`` body, the error responses, the ``X-User-Token`` security scheme, the
+extensions that describe inputs and shapes, and the hooks that finish the document.
 
-- ``GET /v1/admin/clinic/ecm/openapi.json`` and ``openapi.yaml``: the schema;
-- ``GET /v1/admin/clinic/ecm/docs``: Swagger UI;
-- the Swagger UI assets come from the pinned ``drf-spectacular-sidecar`` package under
-  ``/static/`` (served by WhiteNoise), so the page works without any CDN. (No Redoc: its page
-  loads web fonts from Google.)
-
-The views of the API do not use DRF serializers, so their shapes are described by schema-only
-serializers in ``patients/schema.py`` and ``care_team/schema.py``; importing those modules
-(below) attaches the annotations to the views. This module holds what every route shares: the
-``Errors`` envelope, the ``Pagination`` object, the ``X-User-Token`` security scheme, the error
-responses, and the hooks that finish the document.
-
-Wired in ``ecm_admin.urls`` with ``path("", include("ecm_admin.openapi"))``.
+The pages that serve it: ``ecm_admin.docs``.
 """
 
 import re
@@ -30,9 +23,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from ecm_admin.inputs import ID_SCHEMA, Input, InputField, ObjectList
+from ecm_admin.routers import API_PREFIX
 from ecm_admin.shapes import Shape, ShapeExtension, Spec, is_shape
 
-API_PREFIX = "v1/admin/clinic/ecm/"
 # Operations under these paths are documented; everything else (health probe, admin) is not.
 DOCUMENTED_PREFIXES = ("/v1/",)
 
@@ -98,10 +91,10 @@ def query_parameters(input_class: type[Input], *, note: str = "") -> list[OpenAp
 
 ERROR_DESCRIPTIONS = {
     400: (
-        "The request body is not JSON the service can read: malformed, not UTF-8, nested "
-        "deeper than 32 levels of arrays and objects, an object with the same key twice, "
-        "`NaN`/`Infinity`, or a number longer than 100 characters or out of range. Also a "
-        "`Content-Length` that is not a number, or more than 1,000 query parameters."
+        "More than 1,000 query parameters, or a `Content-Length` that is not a number. With a "
+        "JSON body: a body the service cannot read: malformed, not UTF-8, nested deeper than "
+        "32 levels of arrays and objects, an object with the same key twice, `NaN`/`Infinity`, "
+        "or a number longer than 100 characters or out of range."
     ),
     401: (
         "Missing, unknown, expired or revoked token, or inactive user. "
@@ -111,6 +104,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found.",
     405: "Method not allowed on this path (the `Allow` header lists the accepted ones).",
     406: "The `Accept` header excludes `application/json`.",
+    411: "A chunked request body (`Transfer-Encoding: chunked` without `Content-Length`).",
     412: "`If-Match` does not match the current version of the record.",
     413: "Request body too large.",
     415: "Unsupported media type: send `Content-Type: application/json`.",
@@ -138,6 +132,7 @@ ERROR_EXAMPLES = {
     404: ["Not found"],
     405: ['Method "PATCH" not allowed.'],
     406: ["Could not satisfy the request Accept header."],
+    411: ["Content-Length is required: chunked request bodies are not accepted"],
     412: ["Precondition failed: the patient was changed by someone else; reload and retry"],
     413: ["Request body is too large (limit 2097152 bytes)"],
     415: ['Unsupported media type "text/plain" in request.; send application/json'],
@@ -145,11 +140,11 @@ ERROR_EXAMPLES = {
     429: ["Rate limit exceeded; try again in 12 seconds"],
     503: ["Service temporarily unavailable: the database cannot be reached"],
 }
-# Every operation can answer these (422: refused text in a query string or header, a
-# repeated query parameter).
-COMMON_ERRORS = (401, 403, 405, 406, 422, 429, 503)
+# Every operation can answer these (400: too many query parameters; 422: refused text in a
+# query string or header, a repeated query parameter).
+COMMON_ERRORS = (400, 401, 403, 405, 406, 422, 429, 503)
 # Operations that read a JSON body can also answer these.
-BODY_ERRORS = (400, 413, 415)
+BODY_ERRORS = (411, 413, 415)
 # Response headers by status (added to every response with that status by ``postprocess``).
 ERROR_HEADERS = {
     401: {
@@ -308,7 +303,7 @@ def preprocess(endpoints):
     ]
 
 
-_DETAIL_PATH = re.compile(r"^(/v1/admin/clinic/ecm/patients/)\{patient_id\}$")
+_DETAIL_PATH = re.compile(rf"^(/{API_PREFIX}patients/)\{{patient_id\}}$")
 
 
 def _forbid_unknown_keys(schema: dict) -> None:

@@ -34,8 +34,7 @@ from typing import Any
 
 from rest_framework.parsers import JSONParser
 
-# A module reference: ecm_admin.exceptions imports DRF's views, whose settings import this module.
-from ecm_admin import exceptions as api_errors
+from ecm_admin.exceptions import MalformedRequest, UnprocessableEntity
 from ecm_admin.text import is_safe_text, text_problem
 
 MAX_JSON_DEPTH = 32
@@ -150,15 +149,15 @@ def parse_json(body: bytes) -> Any:
     """The document in ``body``, or ``MalformedRequest`` (400) / ``UnprocessableEntity`` (422)
     from ``ecm_admin.exceptions``."""
     if too_deep(body):
-        raise api_errors.MalformedRequest(TOO_DEEP)
+        raise MalformedRequest(TOO_DEEP)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise api_errors.MalformedRequest(f"{NOT_UTF8} (byte {exc.start + 1})") from None
+        raise MalformedRequest(f"{NOT_UTF8} (byte {exc.start + 1})") from None
     if text.startswith("\ufeff"):
-        raise api_errors.MalformedRequest(BYTE_ORDER_MARK)
+        raise MalformedRequest(BYTE_ORDER_MARK)
     if not text.strip():
-        raise api_errors.MalformedRequest(EMPTY)
+        raise MalformedRequest(EMPTY)
     duplicated = False
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Duplicated:
@@ -178,14 +177,14 @@ def parse_json(body: bytes) -> Any:
             parse_float=_float,
         )
     except json.JSONDecodeError as exc:
-        raise api_errors.MalformedRequest(
+        raise MalformedRequest(
             f"{MALFORMED_JSON}: {exc.msg.removesuffix(' at')} at line {exc.lineno}, "
             f"column {exc.colno}"
         ) from None
     except _Refused as exc:
-        raise api_errors.MalformedRequest(exc.sentence) from None
+        raise MalformedRequest(exc.sentence) from None
     except RecursionError:  # not expected after too_deep; never a 500 all the same
-        raise api_errors.MalformedRequest(TOO_DEEP) from None
+        raise MalformedRequest(TOO_DEEP) from None
     if duplicated or not is_safe_text(text) or _RISKY_ESCAPE.search(text):
         _inspect(document)
     return document
@@ -256,9 +255,9 @@ def _inspect(document: Any) -> None:
                 children.append((value, (path, key)))
             stack.extend(reversed(children))
     if duplicates:
-        raise api_errors.MalformedRequest(_capped(duplicates, counts["duplicates"]))
+        raise MalformedRequest(_capped(duplicates, counts["duplicates"]))
     if refused:
-        raise api_errors.UnprocessableEntity(_capped(refused, counts["refused"]))
+        raise UnprocessableEntity(_capped(refused, counts["refused"]))
 
 
 class StrictJSONParser(JSONParser):

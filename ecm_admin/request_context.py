@@ -4,7 +4,7 @@
 
 - takes the caller's ``X-Request-ID`` when it matches a safe pattern, or makes a UUID4, and
   puts it on ``request.request_id``, in a context variable (so every log record carries it,
-  see ``install_log_record_factory``) and in the ``X-Request-ID`` response header;
+  see ``configure_logging``) and in the ``X-Request-ID`` response header;
 - adds ``Cache-Control: no-store`` (PHI must not be kept by browsers or proxies),
   ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY`` to every response, also
   to the ones produced before Django's ``SecurityMiddleware`` runs (413, 422 for NUL bytes);
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -129,20 +130,12 @@ class RequestContextMiddleware:
 # --- logging ------------------------------------------------------------------------------
 
 
-class RequestIdFilter(logging.Filter):
-    """Adds ``record.request_id`` (for a handler's format string); never drops a record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = get_request_id()
-        return True
-
-
 _factory_installed = False
 
 
 def install_log_record_factory() -> None:
-    """Every log record gets ``request_id``, whichever logger or handler sees it."""
+    """Every log record gets ``request_id`` (``-`` outside a request), whichever logger or
+    handler sees it: a format string may name ``%(request_id)s``."""
     global _factory_installed
     if _factory_installed:
         return
@@ -155,3 +148,10 @@ def install_log_record_factory() -> None:
 
     logging.setLogRecordFactory(factory)
     _factory_installed = True
+
+
+def configure_logging(config: dict) -> None:
+    """``LOGGING_CONFIG``: the record factory first, so every record from the start carries
+    the request id, then ``LOGGING`` as Django applies it (``dictConfig``)."""
+    install_log_record_factory()
+    logging.config.dictConfig(config)

@@ -2,6 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+# Where the admin API's routes are mounted (``ecm_admin.urls``).
+API_PREFIX = "v1/admin/clinic/ecm/"
+
 
 class Router(SimpleRouter):
     """Routes match ``/patients`` and ``/patients/`` alike: no redirect (which would drop a

@@ -37,7 +37,8 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The Django admin, its site ecm_admin.admin_site.EcmAdminSite (patient data audited).
+    "ecm_admin.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -241,7 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAdminRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["ecm_admin.parsers.StrictJSONParser"],
-    "EXCEPTION_HANDLER": "ecm_admin.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "ecm_admin.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "ecm_admin.openapi.ApiSchema",
@@ -249,7 +250,8 @@ REST_FRAMEWORK = {
 }
 
 # --- OpenAPI (drf-spectacular): /v1/admin/clinic/ecm/openapi.json, .yaml, /docs ------------
-# Shapes live in patients/schema.py and care_team/schema.py; see ecm_admin/openapi.py.
+# Each operation is described beside its view (@extend_schema; the patient routes in
+# patients/schema.py); what they share is in ecm_admin/openapi.py.
 SPECTACULAR_SETTINGS = {
     "TITLE": "ECM Admin API",
     "DESCRIPTION": (
@@ -291,10 +293,11 @@ SPECTACULAR_SETTINGS = {
 
 # Any case ("warning" as gunicorn spells it, or "WARNING").
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+# Every log record carries the request id (ecm_admin.request_context.configure_logging).
+LOGGING_CONFIG = "ecm_admin.request_context.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "ecm_admin.request_context.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
@@ -302,7 +305,6 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

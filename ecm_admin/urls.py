@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.admin_login import admin_login
-
-API_PREFIX = "v1/admin/clinic/ecm/"
+from ecm_admin.routers import API_PREFIX
 
 urlpatterns = [
     # The admin's login under the sign-in failure limits (ahead of the admin's own route).
@@ -11,7 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("ecm_admin.health")),
     path("v1/auth/", include("accounts.urls")),
-    path("", include("ecm_admin.docs")),  # openapi.json/.yaml, docs, redoc, their assets
+    path("", include("ecm_admin.docs")),  # openapi.json/.yaml and the Swagger UI page
     path(API_PREFIX, include("patients.urls")),
     path(API_PREFIX, include("care_team.urls")),
 ]

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
 
+from audit.admin_audit import AuditedModelAdmin
 from care_team.admin import (
     INLINE_MAX_ROWS,
     LCM_ACTIONS,
@@ -256,7 +257,7 @@ class ActivityInline(HistoryInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+class PatientAdmin(AuditedModelAdmin, ServiceErrorsMixin, admin.ModelAdmin):
     form = PatientForm
     list_display = (
         "member_id",
@@ -401,7 +402,7 @@ class PatientAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
 
 @admin.register(EcmEligibilityInformation)
-class EligibilityAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+class EligibilityAdmin(AuditedModelAdmin, ServiceErrorsMixin, admin.ModelAdmin):
     form = EligibilityForm
     list_display = (
         "member_id",
@@ -434,7 +435,7 @@ class EligibilityAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
 
 @admin.register(EcmAuthorization)
-class AuthorizationAdmin(admin.ModelAdmin):
+class AuthorizationAdmin(AuditedModelAdmin):
     form = AuthorizationForm
     list_display = (
         "auth_no",
@@ -453,7 +454,7 @@ class AuthorizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(EcmStatusHistory)
-class StatusHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StatusHistoryAdmin(ReadOnlyAdminMixin, AuditedModelAdmin):
     list_display = ("changed_at", "patient", "status", "changed_by")
     list_select_related = ("patient",)
     list_filter = ("status",)
@@ -464,7 +465,7 @@ class StatusHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ActivityAdmin(ReadOnlyAdminMixin, AuditedModelAdmin):
     list_display = ("created_at", "patient", "kind", "description", "actor_name")
     list_select_related = ("patient",)
     list_filter = ("kind",)

@@ -40,7 +40,7 @@ ACTIVITY_FIELDS = (
 STATUS_HISTORY_FIELDS = ("patient_id", "status", "changed_at", "changed_by", "changed_by_user_id")
 
 
-def compact_search_counts() -> None:
+def search_counts_compact() -> None:
     """PostgreSQL: merge the per-term search counts a bulk write left as separate deltas.
 
     Statements of more than a few rows (an import chunk) add their deltas without merging them

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import Action
-from audit.services import record_patients
+from audit.services import access_report
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
 from ecm_admin.pagination import page_request, paginate
@@ -53,7 +53,7 @@ class PatientListView(APIView):
             sort_dir=params.get("sort_dir"),
             paging=params,
         )
-        record_patients(request, Action.READ_LIST, [p["id"] for p in body[PLURAL]])
+        access_report(request, Action.READ_LIST, [p["id"] for p in body[PLURAL]])
         return Response(body)
 
 
@@ -87,7 +87,7 @@ class PatientFilterView(APIView):
             sort_dir=body.get("sort_dir"),
             paging=body,
         )
-        record_patients(request, Action.READ_LIST, [p["id"] for p in page[PLURAL]])
+        access_report(request, Action.READ_LIST, [p["id"] for p in page[PLURAL]])
         return Response(page)
 
 
@@ -103,13 +103,13 @@ class PatientDetailView(APIView):
 
     def get(self, request, patient_id: str):
         pk = parse_id("id", patient_id)
-        record_patients(request, Action.READ_DETAIL, [pk])
+        access_report(request, Action.READ_DETAIL, [pk])
         detail = patient_detail(_patient_or_404(pk))
         return Response({"patient": detail}, headers={"ETag": representation_etag(detail)})
 
     def put(self, request, patient_id: str):
         pk = parse_id("id", patient_id)
-        record_patients(request, Action.UPDATE, [pk])
+        access_report(request, Action.UPDATE, [pk])
         try:
             changes = parse_patient_update(request.data)
         except UnprocessableEntity:

@@ -2,9 +2,11 @@ import time
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories
+from tests.openapi_contract import check_response, load_contract
 
 
 @pytest.fixture
@@ -55,6 +57,34 @@ def _fresh_counters():
     store.clear()
     yield
     store.clear()
+
+
+@pytest.fixture(autouse=True)
+def _responses_match_the_document(request, monkeypatch):
+    """Every response a test client (``Client``, ``APIClient``) receives from the API is
+    checked against the OpenAPI document: its status is one the operation lists, its body and
+    required headers are as documented (``tests.openapi_contract.check_response``).
+
+    A test that deliberately produces a response the document does not describe says so, and
+    why: ``@pytest.mark.undocumented_responses(reason="...")``.
+    """
+    marker = request.node.get_closest_marker("undocumented_responses")
+    if marker is not None:
+        assert marker.kwargs.get("reason"), "undocumented_responses needs a reason"
+        yield
+        return
+    # Built here, before any request: not in a test's threads (drf-spectacular's generator
+    # is not thread-safe), once per process.
+    load_contract()
+    send = Client.request
+
+    def checked(self, **kwargs):
+        response = send(self, **kwargs)
+        check_response(response)
+        return response
+
+    monkeypatch.setattr(Client, "request", checked)
+    yield
 
 
 @pytest.fixture

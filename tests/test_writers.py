@@ -12,26 +12,27 @@ from ecm_admin.writers import Writers
 
 def test_one_writer_runs_inline_and_keeps_the_failure_in_its_future():
     with Writers(1) as writers:
-        done = writers.submit(0, lambda: threading.current_thread().name)
+        done = writers.submit(0, threading.get_ident)
         failed = writers.submit(0, lambda: 1 / 0)
-    assert done.result() == threading.current_thread().name
+    assert done.result() == threading.get_ident()
     outcomes, failure = Writers.results([done, failed])
-    assert outcomes == [threading.current_thread().name, None]
+    assert outcomes == [threading.get_ident(), None]
     assert isinstance(failure, ZeroDivisionError)
 
 
 def test_each_writer_is_a_thread_of_its_own_and_runs_its_work_in_order():
-    seen: list[tuple[int, str]] = []
-    with Writers(2, name="w") as writers:
+    seen: list[tuple[int, int]] = []  # (piece of work, thread that ran it)
+    with Writers(2) as writers:
         futures = [
-            writers.submit(n % 2, lambda n=n: seen.append((n, threading.current_thread().name)))
+            writers.submit(n % 2, lambda n=n: seen.append((n, threading.get_ident())))
             for n in range(6)
         ]
         Writers.results(futures)
-    by_writer = {name: [n for n, seen_name in seen if seen_name == name] for _, name in seen}
-    assert sorted(by_writer) == ["w-0_0", "w-1_0"]
-    assert by_writer["w-0_0"] == [0, 2, 4]
-    assert by_writer["w-1_0"] == [1, 3, 5]
+    threads = {thread: [n for n, ran_in in seen if ran_in == thread] for _, thread in seen}
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads
+    # Each writer's work, in the order given, in the thread of that writer.
+    assert sorted(threads.values()) == [[0, 2, 4], [1, 3, 5]]
 
 
 def test_a_ctrl_c_while_waiting_still_waits_for_the_writers(monkeypatch):

@@ -2,8 +2,8 @@
 
 Auto-assign (fill and rebalance), caseload transfer, the ``plan_caseloads`` and
 ``transfer_caseload`` commands and the Django admin all plan here; nothing here reads or
-writes the database (``care_team.plans`` loads the inputs and applies a plan through the
-care-team write core). The same inputs always give the same plan.
+writes the database (``care_team.planning.plans`` loads the inputs and applies a plan
+through the care-team write core). The same inputs always give the same plan.
 
 The rules (API.md §7), in this order:
 

@@ -1,9 +1,10 @@
 """Plans of care-team changes: what the planner is given, and how a plan is written.
 
-``care_team.planner`` decides (a pure function); this module reads its inputs from the
-database (the LCMs with their capacity and weighted load, the patients to place or move) and
-applies a plan through the care-team write core (``care_team.services``), so every move
-records the same history (with the reason), activity and audit event as a manual assignment.
+``care_team.planning.planner`` decides (a pure function); this module reads its inputs from
+the database (the LCMs with their capacity and weighted load, the patients to place or
+move) and applies a plan through the care-team write core (``care_team.services``), so every
+move records the same history (with the reason), activity and audit event as a manual
+assignment.
 
 A plan is applied as it was shown: each patient's moves go in one item whose precondition is
 the care team the plan was made from; a patient whose oLCM or iLCM changed since is skipped
@@ -198,7 +199,9 @@ def patients_missing(
         group = rows.filter(_acuity_in(acuities)).order_by("pk").values_list(*_FIELDS[:4])
         found.extend(group[:wanted])
     total = sum(waiting.values()) if waiting is not None else rows.count()
-    return _patients(found, stamps=False), total
+    # Counted at another instant than the patients were read: assignments made in between
+    # may leave it below what was read, never below that.
+    return _patients(found, stamps=False), max(total, len(found))
 
 
 def _by_weight() -> list[list[str]]:

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit.models import Action
-from audit.services import record_patients
+from audit.services import access_report
 from care_team import selectors
 from care_team.planning import capacity, plans
 from care_team.planning.inputs import (
@@ -126,7 +126,7 @@ class PlanningActions:
     def partial_update(self, request, pk: str):
         user_id = parse_id("id", pk)
         values = LeadCareManagerUpdateInput.parse(request.data)["lead_care_manager"]
-        record_patients(request, Action.UPDATE, [])
+        access_report(request, Action.UPDATE, [])
         if not capacity.lead_care_manager_update(user_id=user_id, changes=values):
             raise NotFound(LCM_NOT_FOUND)
         rows = plans.lead_care_manager_rows(selectors.active_lcms().filter(pk=user_id))
@@ -186,7 +186,7 @@ class PlanningActions:
         )
         dry_run = values.get("dry_run", True)
         moved = [move.patient_id for move in plan.moves]
-        record_patients(request, Action.READ_LIST if dry_run else Action.BULK_ASSIGN, moved)
+        access_report(request, Action.READ_LIST if dry_run else Action.BULK_ASSIGN, moved)
         applied = None
         if not dry_run:
             applied = plans.apply_plan(plan, actor=request.user, reason=values.get("reason", ""))

@@ -38,7 +38,7 @@ from patients.selectors import eligibility_by_member_key, member_keys
 from patients.services import (
     ACTIVITY_FIELDS,
     STATUS_HISTORY_FIELDS,
-    compact_search_counts,
+    search_counts_compact,
     status_change_rows,
 )
 from patients.validators import date_of_birth_problem
@@ -288,5 +288,5 @@ def import_members(
     importer = MemberImporter(header, dry_run)
     report = run(importer, records, chunk_size=chunk_size, on_progress=on_progress)
     if not dry_run:
-        compact_search_counts()
+        search_counts_compact()
     return report

@@ -10,16 +10,20 @@ from io import StringIO
 import pytest
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.admin_hooks import AuditedModelAdminMixin, is_patient_data_model
+from accounts.models import Role
+from audit.admin_audit import AuditedModelAdmin, is_patient_data_model
 from audit.models import AccessEvent
 from audit.services import event_record
+from ecm_admin.exceptions import UnprocessableEntity
+from patients.models import EcmAuthorization
 from tests import factories
-from tests.admin import sign_in
+from tests.admin import form_data, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +44,18 @@ def test_every_patient_data_model_admin_is_audited():
     audited = [m for m in admin.site._registry if is_patient_data_model(m)]
     assert len(audited) >= 7
     for model in audited:
-        assert isinstance(admin.site._registry[model], AuditedModelAdminMixin), model
+        assert isinstance(admin.site._registry[model], AuditedModelAdmin), model
+
+
+def test_a_patient_data_model_cannot_be_registered_unaudited():
+    site = type(admin.site._wrapped)(name="elsewhere")
+    with pytest.raises(ImproperlyConfigured, match="EcmAuthorization holds patient data"):
+        site.register(EcmAuthorization, admin.ModelAdmin)
+    with pytest.raises(ImproperlyConfigured):
+        site.register(EcmAuthorization)  # Django's ModelAdmin by default
+    site.register(EcmAuthorization, AuditedModelAdmin)
+    site.register(Role)  # not patient data: any ModelAdmin
+    assert set(site._registry) == {EcmAuthorization, Role}
 
 
 def test_changelist_records_the_patients_shown(client, staff):
@@ -86,6 +101,23 @@ def test_an_admin_edit_is_recorded_as_update(client, staff):
     }
     response = client.post(url, data)
     assert response.status_code == 302, response.content
+    event = last_event()
+    assert (event.action, event.method, event.status_code) == ("update", "POST", 302)
+    assert event.patient_ids == [patient.pk]
+
+
+def test_an_edit_the_service_refuses_is_recorded_too(client, staff, monkeypatch):
+    patient = factories.ecm_patient()
+    url = reverse("admin:patients_patient_change", args=[patient.pk])
+    data = form_data(client.get(url))
+    data["first_name"] = "Refused"
+
+    def refuse(**kwargs):
+        raise UnprocessableEntity("Validation failed: Member ID has already been taken")
+
+    monkeypatch.setattr("patients.admin.patient_update", refuse)
+    response = client.post(url, data)
+    assert response.status_code == 302  # back to the form, with the service's sentence
     event = last_event()
     assert (event.action, event.method, event.status_code) == ("update", "POST", 302)
     assert event.patient_ids == [patient.pk]

@@ -1,4 +1,5 @@
-"""The planner's rules, without a database (``care_team.planner`` is a pure function)."""
+"""The planner's rules, without a database (``care_team.planning.planner`` is a pure
+function)."""
 
 import datetime as dt
 from fractions import Fraction

@@ -430,7 +430,7 @@ def test_single_writes_keep_one_row_per_term_and_bulk_writes_are_merged_later(po
     )
     _assert_consistent()  # exact before merging too
     assert _gram_rows()["mar"] == 2  # one statement of 150 rows: its deltas are kept apart
-    services.compact_search_counts()
+    services.search_counts_compact()
     assert set(_gram_rows().values()) == {1}
     _assert_consistent()
     Patient.objects.filter(pk__in=[p.pk for p in patients[:3]]).update(first_name="Ken")

@@ -66,7 +66,9 @@ def test_put_with_the_current_etag_succeeds_and_returns_the_new_one(admin_client
 
 def test_put_with_a_stale_etag_is_412_and_writes_nothing(admin_client, patient):
     tag = etag_of(admin_client, patient)
-    assert admin_client.patch(url(patient), {"patient": {"first_name": "Bea"}}, format="json")
+    changed = admin_client.patch(url(patient), {"patient": {"first_name": "Bea"}}, format="json")
+    assert changed.status_code == 200
+    assert changed["ETag"] != tag
     before = admin_client.get(url(patient)).json()
     response = admin_client.put(
         url(patient),

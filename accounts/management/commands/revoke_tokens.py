@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from accounts.models import User
-from accounts.services import revocable_tokens, tokens_revoke
+from accounts.services import tokens_revocable, tokens_revoke
 from audit.commands import AuditedCommand
 from audit.models import Action
 
@@ -26,7 +26,7 @@ class Command(AuditedCommand):
         if user is None:
             raise CommandError(f"No user with email {email}")
         if options["dry_run"]:
-            count = revocable_tokens(user=user).count()
+            count = tokens_revocable(user=user).count()
             verb, suffix = "Would revoke", " (dry run: nothing written)"
         else:
             count = tokens_revoke(user=user)

@@ -1,9 +1,11 @@
 """Access audit for the Django admin: every view of patient data writes one access event.
 
-``audit_admin_site`` runs once at start-up (``AuditConfig.ready``, after the admin's
-autodiscovery): every ModelAdmin registered for a model of a patient-data app gets
-``AuditedModelAdminMixin`` in front of its class, so a ModelAdmin added later is audited
-without anyone remembering to. ``tests/audit/test_admin_audit.py`` checks that none is missed.
+- ``AuditedModelAdmin``: the base class of every ModelAdmin of a patient-data model (list
+  pages, change/add/delete/history views, actions);
+- ``AuditedAdminSite``: the admin site (``ecm_admin.admin_site.EcmAdminSite`` builds on it)
+  records the autocomplete lists of patient-data rows (the patient pickers), and refuses to
+  register a patient-data model with a ModelAdmin that is not an ``AuditedModelAdmin``, so
+  none can be added unaudited.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DatabaseError
 
 from audit.models import Action, Source
@@ -29,9 +32,7 @@ def is_patient_data_model(model) -> bool:
 
 
 def patient_id_of(obj) -> int | None:
-    from patients.models import Patient
-
-    if isinstance(obj, Patient):
+    if obj._meta.label == "patients.Patient":
         return obj.pk
     return getattr(obj, "patient_id", None)
 
@@ -46,10 +47,17 @@ def _action_for(name: str) -> str:
     return Action.UPDATE
 
 
-class AuditedModelAdminMixin:
-    """Records list pages, change/add/delete/history views and actions of one ModelAdmin."""
+class AuditedModelAdmin(admin.ModelAdmin):
+    """The base of every ModelAdmin of patient data: records its list pages, its change, add,
+    delete and history views and its actions, one access event each.
 
-    audited = True
+    List it first, ahead of mixins that wrap the same views, so what they answer is what is
+    recorded (a save the service refused, say)::
+
+        class PatientAdmin(AuditedModelAdmin, ServiceErrorsMixin, admin.ModelAdmin): ...
+
+    A page of its own in place of the list: override ``changelist_page``.
+    """
 
     # --- the object a successful save or delete touched ------------------------------------
 
@@ -74,7 +82,7 @@ class AuditedModelAdminMixin:
     # --- views ---------------------------------------------------------------------------------
 
     def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
+        response = self.changelist_page(request, extra_context)
         name = request.POST.get("action", "") if request.method == "POST" else ""
         if name:
             action = _action_for(name)
@@ -87,6 +95,11 @@ class AuditedModelAdminMixin:
         self._audit_write(request, response, action, ids)
         return response
 
+    def changelist_page(self, request, extra_context=None):
+        """The list page itself (Django's): an admin with a page of its own in place of the
+        list overrides this, not ``changelist_view``, and its page is audited the same."""
+        return super().changelist_view(request, extra_context)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         response = super().changeform_view(request, object_id, form_url, extra_context)
         if request.method == "GET":
@@ -95,39 +108,50 @@ class AuditedModelAdminMixin:
             action = Action.READ_DETAIL
         else:
             action = Action.CREATE if object_id is None else Action.UPDATE
-        ids = self._audit_object_ids(request, response)
+        ids = self._audit_object_ids(request, response, object_id)
         self._audit_write(request, response, action, ids)
         return response
 
     def delete_view(self, request, object_id, extra_context=None):
         response = super().delete_view(request, object_id, extra_context)
         action = Action.READ_DETAIL if request.method == "GET" else Action.DELETE
-        self._audit_write(request, response, action, self._audit_object_ids(request, response))
+        ids = self._audit_object_ids(request, response, object_id)
+        self._audit_write(request, response, action, ids)
         return response
 
     def history_view(self, request, object_id, extra_context=None):
         response = super().history_view(request, object_id, extra_context)
-        ids = self._audit_object_ids(request, response)
+        ids = self._audit_object_ids(request, response, object_id)
         self._audit_write(request, response, Action.READ_DETAIL, ids)
         return response
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _audit_object_ids(self, request, response) -> list:
+    def _audit_object_ids(self, request, response, object_id=None) -> list:
+        """The patients of the object a view showed or touched; when its answer shows none
+        (a redirect after a save the service refused), the patient of ``object_id``."""
         ids = list(getattr(request, "_admin_audit_ids", []))
         context = getattr(response, "context_data", None) or {}
         for key in ("original", "object"):
             if context.get(key) is not None:
                 ids.append(patient_id_of(context[key]))
+        if not ids and object_id is not None and str(object_id).isdigit():
+            ids = self._audit_patient_ids([object_id])
         return ids
 
     def _audit_selected(self, request) -> list:
         """Patient ids of the rows an action was applied to (one query)."""
+        if request.POST.get("select_across") == "1":
+            return self._audit_patient_ids(None)
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        return self._audit_patient_ids([pk for pk in selected if pk.isdigit()])
+
+    def _audit_patient_ids(self, pks: list | None) -> list:
+        """The patients of the rows with these primary keys (all rows: ``None``), one query."""
         queryset = self.model._default_manager.all()
-        if request.POST.get("select_across") != "1":
-            selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-            queryset = queryset.filter(pk__in=[pk for pk in selected if pk.isdigit()])
-        field = "pk" if self.model._meta.model_name == "patient" else "patient_id"
+        if pks is not None:
+            queryset = queryset.filter(pk__in=pks)
+        field = "pk" if self.model._meta.label == "patients.Patient" else "patient_id"
         if field != "pk" and not hasattr(self.model, "patient_id"):
             return []
         return list(queryset.values_list(field, flat=True))
@@ -147,42 +171,25 @@ class AuditedModelAdminMixin:
             raise
 
 
-def audited_class(cls: type) -> type:
-    if issubclass(cls, AuditedModelAdminMixin):
-        return cls
-    return type(
-        f"Audited{cls.__name__}", (AuditedModelAdminMixin, cls), {"__module__": cls.__module__}
-    )
+class AuditedAdminSite(admin.AdminSite):
+    """An admin site whose patient data is audited (see the module's docstring)."""
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        models = model_or_iterable
+        if isinstance(models, type):
+            models = [models]
+        for model in models:
+            if is_patient_data_model(model) and not (
+                admin_class is not None and issubclass(admin_class, AuditedModelAdmin)
+            ):
+                raise ImproperlyConfigured(
+                    f"{model.__name__} holds patient data: its ModelAdmin must be an "
+                    "audit.admin_audit.AuditedModelAdmin"
+                )
+        super().register(model_or_iterable, admin_class, **options)
 
-def audit_admin_site(site: admin.AdminSite | None = None) -> None:
-    """Put the audit mixin in front of every patient-data ModelAdmin of ``site``, and audit
-    the site's autocomplete view when it lists patient-data rows (patient pickers)."""
-    site = site or admin.site
-    for model, model_admin in site._registry.items():
-        if is_patient_data_model(model):
-            model_admin.__class__ = audited_class(type(model_admin))
-    if not getattr(site.autocomplete_view, "audited", False):
-        site.autocomplete_view = _audited_autocomplete(site.autocomplete_view)
-
-
-def _autocomplete_target(request):
-    """The model an autocomplete request lists, or ``None``."""
-    from django.apps import apps
-    from django.core.exceptions import FieldDoesNotExist
-
-    try:
-        source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
-        field = source._meta.get_field(request.GET["field_name"])
-    except (KeyError, LookupError, FieldDoesNotExist):
-        return None
-    remote = getattr(field, "remote_field", None)
-    return remote.model if remote is not None else None
-
-
-def _audited_autocomplete(view):
-    def autocomplete_view(request):
-        response = view(request)
+    def autocomplete_view(self, request):
+        response = super().autocomplete_view(request)
         target = _autocomplete_target(request)
         if target is None or not is_patient_data_model(target):
             return response
@@ -204,5 +211,15 @@ def _audited_autocomplete(view):
             raise
         return response
 
-    autocomplete_view.audited = True
-    return autocomplete_view
+
+def _autocomplete_target(request):
+    """The model an autocomplete request lists, or ``None``."""
+    from django.apps import apps
+
+    try:
+        source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        field = source._meta.get_field(request.GET["field_name"])
+    except (KeyError, LookupError, FieldDoesNotExist):
+        return None
+    remote = getattr(field, "remote_field", None)
+    return remote.model if remote is not None else None
