@@ -20,6 +20,7 @@ from accounts.models import ApiToken, Role, User
 from accounts.services import token_create, tokens_revoke_by_id, user_set_roles
 from care_team.admin_transfer import TransferCaseloadMixin
 from ecm_admin.admin_site import ReadOnlyAdminMixin, adopt
+from patients.forms import RuledModelForm
 
 MAX_TOKEN_DAYS = 366
 
@@ -42,7 +43,7 @@ def roles_field() -> forms.ModelMultipleChoiceField:
     )
 
 
-class UserAddForm(AdminUserCreationForm):
+class UserAddForm(RuledModelForm, AdminUserCreationForm):
     assigned_roles = roles_field()
 
     class Meta:
@@ -53,7 +54,7 @@ class UserAddForm(AdminUserCreationForm):
         return self.cleaned_data["email"].strip().lower()
 
 
-class UserEditForm(UserChangeForm):
+class UserEditForm(RuledModelForm, UserChangeForm):
     assigned_roles = roles_field()
 
     class Meta:

@@ -4,10 +4,8 @@ So a status changed here records the same status history and activity as the API
 the staff user as the actor; care-team changes go through ``care_team.services``.
 """
 
-from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.utils import timezone
 
 from audit.admin_audit import AuditedModelAdmin
 from care_team.admin import (
@@ -29,6 +27,13 @@ from ecm_admin.admin_site import (
 from ecm_admin.exceptions import UnprocessableEntity
 from patients.admin_worklist import ActiveAuthorizationFilter, AuthorizationExpiringFilter
 from patients.filtersets import PatientFilterSet
+from patients.forms import (
+    ELIGIBILITY_FIELDS,
+    PATIENT_FIELDS,
+    AuthorizationForm,
+    EligibilityForm,
+    PatientForm,
+)
 from patients.models import (
     Activity,
     EcmAuthorization,
@@ -38,32 +43,7 @@ from patients.models import (
 )
 from patients.selectors import CASE_LOAD_RELATED
 from patients.services import patient_update, status_change_record
-from patients.validators import cin_is_valid, date_of_birth_problem, npi_is_valid
 
-# What a staff user may edit (the same fields the API's PUT accepts).
-PATIENT_FIELDS = (
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "gender",
-    "phone",
-    "email",
-    "street",
-    "city",
-    "state",
-    "zip_code",
-)
-ELIGIBILITY_FIELDS = (
-    "member_id",
-    "cin",
-    "member_record_status",
-    "acuity_level",
-    "ecm_service_auth_id",
-    "ecm_provider_name",
-    "ecm_npi",
-    "ecm_benefit_auth_eff_date",
-    "ecm_benefit_auth_end_date",
-)
 # Read-only pages show the users of a log entry by name (see ``user_name``).
 CHANGED_BY_USER = user_name("changed_by_user", "changed by user")
 ACTOR = user_name("actor", "actor")
@@ -88,79 +68,6 @@ def eligibility_create(eligibility: EcmEligibilityInformation, *, actor) -> None
         status=eligibility.member_record_status,
         actor=actor,
     )
-
-
-# --- forms: the checks the API makes, as field errors -------------------------------------
-
-
-class PatientForm(forms.ModelForm):
-    class Meta:
-        model = Patient
-        fields = PATIENT_FIELDS
-
-    def clean_date_of_birth(self):
-        born = self.cleaned_data["date_of_birth"]
-        if problem := date_of_birth_problem(born, timezone.localdate()):
-            raise forms.ValidationError(f"{problem}.")
-        return born
-
-
-class EligibilityForm(forms.ModelForm):
-    class Meta:
-        model = EcmEligibilityInformation
-        fields = ("patient", *ELIGIBILITY_FIELDS)
-        labels = {
-            "member_id": "Member ID",
-            "ecm_service_auth_id": "ECM service auth ID",
-            "ecm_provider_name": "ECM provider name",
-            "ecm_benefit_auth_eff_date": "ECM benefit auth effective date",
-            "ecm_benefit_auth_end_date": "ECM benefit auth end date",
-        }
-
-    def clean_cin(self):
-        cin = self.cleaned_data["cin"]
-        if cin and not cin_is_valid(cin):
-            raise forms.ValidationError("CIN must be 9 letters or digits.")
-        return cin
-
-    def clean_ecm_npi(self):
-        npi = self.cleaned_data["ecm_npi"]
-        if npi and not npi_is_valid(npi):
-            raise forms.ValidationError("ECM NPI must be 10 digits with a valid check digit.")
-        return npi
-
-    def clean(self):
-        cleaned = super().clean()
-        eff = cleaned.get("ecm_benefit_auth_eff_date")
-        end = cleaned.get("ecm_benefit_auth_end_date")
-        if eff and end and end < eff:
-            self.add_error(
-                "ecm_benefit_auth_end_date",
-                "ECM benefit auth end date can't be before the effective date.",
-            )
-        return cleaned
-
-
-class AuthorizationForm(forms.ModelForm):
-    class Meta:
-        model = EcmAuthorization
-        fields = (
-            "patient",
-            "auth_no",
-            "auth_type",
-            "authorization_type",
-            "status",
-            "start_date",
-            "expiration_date",
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        start = cleaned.get("start_date")
-        expiration = cleaned.get("expiration_date")
-        if start and expiration and expiration < start:
-            self.add_error("expiration_date", "Expiration date can't be before the start date.")
-        return cleaned
 
 
 # --- changelist filters (the API's filters, so both agree) ---------------------------------

@@ -4,9 +4,10 @@ The views read and write plain dicts (``patients.serializers``); these serialize
 to describe those shapes to drf-spectacular. They are attached to the views at the bottom of
 the module with ``extend_schema_view``; ``ecm_admin.openapi`` imports this module.
 
-Constraints mirror the checks in ``patients.serializers.parse_patient_update`` and
-``patients.filtersets`` so that what the schema calls valid the API accepts, and what it
-calls invalid the API refuses with 422 (checked by the contract fuzzing in ``.ci``).
+Constraints are read from the rules ``patients.serializers.parse_patient_update`` checks
+(``patients.rules``) and mirror ``patients.filtersets``, so that what the schema calls valid
+the API accepts, and what it calls invalid the API refuses with 422 (checked by the contract
+fuzzing in ``.ci``).
 """
 
 from django.conf import settings
@@ -31,8 +32,8 @@ from ecm_admin.text import SAFE_TEXT_PATTERN, UNSAFE_TEXT_CLASS
 from patients import views
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.filtersets import MAX_SEARCH_LENGTH, MISSING_LCM_CHOICES, SORT_FIELDS
+from patients.rules import CIN, EARLIEST_DATE_OF_BIRTH, NPI, PHONE, STATE, ZIP, Format
 from patients.serializers import ADDRESS_FIELDS, ELIGIBILITY_FIELDS, PATIENT_FIELDS
-from patients.validators import EARLIEST_DATE_OF_BIRTH
 from patients.worklist import MAX_EXPIRING_WITHIN_DAYS
 from patients.worklist_filters import BOOLEAN_CHOICES
 
@@ -76,6 +77,11 @@ def _text(max_length: int, *, required: bool = False, description: str = "") -> 
     if description:
         schema["description"] = description
     return schema
+
+
+def _optional(format: Format) -> str:
+    """A format's pattern, or blank (which clears the value)."""
+    return rf"^({format.pattern})?$"
 
 
 def _date(description: str) -> dict:
@@ -288,7 +294,7 @@ class AddressWriteSerializer(serializers.Serializer):
     state = raw_field(
         {
             "type": "string",
-            "pattern": r"^([A-Za-z]{2})?$",
+            "pattern": _optional(STATE),
             "nullable": True,
             "description": "Two-letter state code; blank or `null` clears it.",
         },
@@ -297,7 +303,7 @@ class AddressWriteSerializer(serializers.Serializer):
     zip = raw_field(
         {
             "type": "string",
-            "pattern": r"^([0-9]{5}(-[0-9]{4})?)?$",
+            "pattern": _optional(ZIP),
             "nullable": True,
             "description": "5-digit ZIP code or ZIP+4; blank or `null` clears it.",
         },
@@ -316,7 +322,7 @@ class EcmEligibilityWriteSerializer(serializers.Serializer):
     cin = raw_field(
         {
             "type": "string",
-            "pattern": r"^([A-Za-z0-9]{9})?$",
+            "pattern": _optional(CIN),
             "nullable": True,
             "description": "Medi-Cal CIN: 9 letters or digits; blank or `null` clears it.",
         },
@@ -331,7 +337,7 @@ class EcmEligibilityWriteSerializer(serializers.Serializer):
     ecm_npi = raw_field(
         {
             "type": "string",
-            "pattern": r"^([0-9]{10})?$",
+            "pattern": _optional(NPI),
             "nullable": True,
             "description": (
                 "10-digit NPI whose last digit is the Luhn check digit of the nine before it "
@@ -392,7 +398,7 @@ class PatientWriteSerializer(serializers.Serializer):
         {
             "type": "string",
             "maxLength": PATIENT_FIELDS["phone"].max_length,
-            "pattern": r"^(\+?[0-9 ().-]{7,30})?$",
+            "pattern": _optional(PHONE),
             "nullable": True,
             "description": "Digits, spaces and `+().-`; blank or `null` clears it.",
         },
@@ -664,7 +670,7 @@ SEED_FILTER_REQUEST = {
     "per_page": 25,
 }
 PATIENT_NOT_FOUND = ["Patient not found"]
-MEMBER_ID_BLANK = ["Validation failed: Member ID can't be blank"]
+MEMBER_ID_BLANK = [f"Validation failed: {ELIGIBILITY_FIELDS['member_id'].problem('')}"]
 
 
 # --- parameters --------------------------------------------------------------------------------

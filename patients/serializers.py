@@ -4,14 +4,13 @@ Renderers read only the rows ``patients.selectors`` returns (dicts keyed by colu
 ``"p.first_name"``); they never query. Blank optional values are rendered as ``null``.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.formats import full_name, iso_date, iso_timestamp
-from patients.choices import AcuityLevel, Gender, MemberRecordStatus
-from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
+from patients.models import EcmEligibilityInformation, Patient
+from patients.rules import FieldRule, RuleError, rule
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -117,59 +116,34 @@ def patient_detail(row: dict) -> dict[str, Any]:
 
 # --- input: the body of PUT/PATCH /patients/{id} --------------------------------
 
-PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,30}$")
-ZIP_RE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
-STATE_RE = re.compile(r"^[A-Za-z]{2}$")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One writable key: its label in sentences, model attribute and how to clean it."""
-
-    label: str
-    attr: str
-    kind: str = "text"  # text | date | choice | email | cin | npi | phone | zip | state
-    max_length: int = 0
-    required: bool = False
-    choices: tuple[str, ...] = ()
-
-
+# Each writable key and the rule of the model field it sets (``patients.rules``).
 PATIENT_FIELDS = {
-    "first_name": Field("First name", "first_name", max_length=100, required=True),
-    "last_name": Field("Last name", "last_name", max_length=100, required=True),
-    "date_of_birth": Field("Date of birth", "date_of_birth", kind="date"),
-    "gender": Field("Gender", "gender", kind="choice", choices=tuple(Gender.values)),
-    "phone": Field("Phone", "phone", kind="phone", max_length=30),
-    "email": Field("Email", "email", kind="email", max_length=254),
+    "first_name": rule(Patient, "first_name"),
+    "last_name": rule(Patient, "last_name"),
+    "date_of_birth": rule(Patient, "date_of_birth"),
+    "gender": rule(Patient, "gender"),
+    "phone": rule(Patient, "phone"),
+    "email": rule(Patient, "email"),
 }
 ADDRESS_FIELDS = {
-    "street": Field("Street", "street", max_length=200),
-    "city": Field("City", "city", max_length=100),
-    "state": Field("State", "state", kind="state", max_length=2),
-    "zip": Field("Zip", "zip_code", kind="zip", max_length=10),
+    "street": rule(Patient, "street"),
+    "city": rule(Patient, "city"),
+    "state": rule(Patient, "state"),
+    "zip": rule(Patient, "zip_code"),
 }
 ELIGIBILITY_FIELDS = {
-    "member_id": Field("Member ID", "member_id", max_length=50, required=True),
-    "cin": Field("CIN", "cin", kind="cin", max_length=9),
-    "ecm_service_auth_id": Field("ECM service auth ID", "ecm_service_auth_id", max_length=50),
-    "ecm_provider_name": Field("ECM provider name", "ecm_provider_name", max_length=200),
-    "ecm_npi": Field("ECM NPI", "ecm_npi", kind="npi", max_length=10),
-    "ecm_benefit_auth_eff_date": Field(
-        "ECM benefit auth effective date", "ecm_benefit_auth_eff_date", kind="date"
-    ),
-    "ecm_benefit_auth_end_date": Field(
-        "ECM benefit auth end date", "ecm_benefit_auth_end_date", kind="date"
-    ),
-    "acuity_level": Field(
-        "Acuity level", "acuity_level", kind="choice", choices=tuple(AcuityLevel.values)
-    ),
-    "member_record_status": Field(
-        "Member record status",
+    key: rule(EcmEligibilityInformation, key)
+    for key in (
+        "member_id",
+        "cin",
+        "ecm_service_auth_id",
+        "ecm_provider_name",
+        "ecm_npi",
+        "ecm_benefit_auth_eff_date",
+        "ecm_benefit_auth_end_date",
+        "acuity_level",
         "member_record_status",
-        kind="choice",
-        required=True,
-        choices=tuple(MemberRecordStatus.values),
-    ),
+    )
 }
 # Keys of the detail representation that are read-only: accepted and ignored, so a client
 # can send back what it read.
@@ -198,42 +172,8 @@ class PatientChanges:
     eligibility: dict[str, Any]
 
 
-def _clean(field: Field, value: Any) -> tuple[Any, str | None]:
-    """Return (cleaned value, None) or (None, error sentence without the prefix)."""
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        if field.required:
-            return None, f"{field.label} can't be blank"
-        return (None if field.kind == "date" else ""), None
-    if not isinstance(value, str):
-        return None, f"{field.label} must be a string"
-    value = value.strip()
-    if field.max_length and len(value) > field.max_length:
-        return None, f"{field.label} is too long (maximum is {field.max_length} characters)"
-    if field.kind == "date":
-        try:
-            return parse_date(value), None
-        except ValueError:
-            return None, f"{field.label} must be a valid date (YYYY-MM-DD)"
-    checks = {
-        "choice": (lambda v: v in field.choices, f"must be one of: {', '.join(field.choices)}"),
-        "email": (email_is_valid, "is not a valid email address"),
-        "cin": (cin_is_valid, "must be 9 letters or digits"),
-        "npi": (npi_is_valid, "is not a valid NPI (10 digits with a valid check digit)"),
-        "phone": (PHONE_RE.match, "is not a valid phone number"),
-        "zip": (ZIP_RE.match, "must be a 5-digit ZIP code (or ZIP+4)"),
-        "state": (STATE_RE.match, "must be a 2-letter state code"),
-    }
-    if field.kind in checks:
-        is_valid, message = checks[field.kind]
-        if not is_valid(value):
-            return None, f"{field.label} {message}"
-    if field.kind in ("state", "cin"):
-        value = value.upper()
-    return value, None
-
-
 def _clean_object(
-    data: Any, fields: dict[str, Field], read_only: frozenset, where: str, errors: list[str]
+    data: Any, fields: dict[str, FieldRule], read_only: frozenset, where: str, errors: list[str]
 ) -> dict[str, Any]:
     if not isinstance(data, dict):
         errors.append(f"{where} must be an object")
@@ -245,11 +185,10 @@ def _clean_object(
     cleaned = {}
     for key, field in fields.items():
         if key in data:
-            value, error = _clean(field, data[key])
-            if error:
-                errors.append(error)
-            else:
-                cleaned[field.attr] = value
+            try:
+                cleaned[field.attr] = field.clean(data[key])
+            except RuleError as exc:
+                errors.append(str(exc))
     return cleaned
 
 

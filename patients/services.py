@@ -12,9 +12,9 @@ from rest_framework.exceptions import NotFound
 
 from ecm_admin.exceptions import UnprocessableEntity
 from patients.choices import SYSTEM_IMPORT, ActivityKind, MemberRecordStatus
-from patients.models import Activity, EcmStatusHistory, Patient
+from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
+from patients.rules import DATE_ORDERS, date_of_birth_problem
 from patients.selectors import eligibility_by_member_key, member_keys
-from patients.validators import date_of_birth_problem
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -238,18 +238,12 @@ def _assign_changes(instance, values: dict[str, Any]) -> list[str]:
 def _validate_patient(patient, eligibility, changed_patient, changed_eligibility) -> None:
     errors = []
     if "date_of_birth" in changed_patient and (
-        problem := date_of_birth_problem(patient.date_of_birth, timezone.localdate())
+        problem := date_of_birth_problem(patient.date_of_birth)
     ):
         errors.append(problem)
-    eff = eligibility.ecm_benefit_auth_eff_date
-    end = eligibility.ecm_benefit_auth_end_date
-    dates_changed = {"ecm_benefit_auth_eff_date", "ecm_benefit_auth_end_date"} & set(
-        changed_eligibility
-    )
-    if dates_changed and eff and end and end < eff:
-        errors.append(
-            "ECM benefit auth end date can't be before the ECM benefit auth effective date"
-        )
+    changed = {attr: getattr(eligibility, attr) for attr in changed_eligibility}
+    if problem := DATE_ORDERS[EcmEligibilityInformation].problem_in(changed, eligibility):
+        errors.append(problem)
     if (
         "member_id" in changed_eligibility
         and eligibility_by_member_key(member_keys([eligibility.member_id]).values())

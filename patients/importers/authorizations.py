@@ -22,13 +22,14 @@ from patients.importers.columns import (
 from patients.importers.report import ImportReport, RowError
 from patients.importers.runner import CHUNK_SIZE, run
 from patients.models import EcmAuthorization
+from patients.rules import DATE_ORDERS
 from patients.selectors import eligibility_by_member_key, member_keys
 
 
 class AuthorizationImporter(ChunkImporter):
     columns = AUTHORIZATION_COLUMNS
     key = "auth_no"
-    date_pairs = (("start_date", "expiration_date"),)
+    date_order = DATE_ORDERS[EcmAuthorization]
 
     def __init__(self, header: Sequence[str], dry_run: bool):
         super().__init__(header, dry_run)

@@ -12,8 +12,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from ecm_admin.csvfiles import Record
-from patients.importers.columns import Column, FieldError, Values, present, shown
+from patients.importers.columns import Column, Values, present, shown
 from patients.importers.report import ImportFileError, ImportReport, RowError
+from patients.rules import DateOrder, RuleError
 
 
 class Validated(NamedTuple):
@@ -27,8 +28,9 @@ class ChunkImporter:
 
     columns: tuple[Column, ...] = ()
     key: str = ""  # the column that identifies a record; unique within a file
-    # (start, end) date columns, named like their model attributes: end may not precede start
-    date_pairs: tuple[tuple[str, str], ...] = ()
+    # The dates of the record that may not be out of order (their columns are named like
+    # their model attributes).
+    date_order: DateOrder | None = None
 
     def __init__(self, header: Sequence[str], dry_run: bool):
         self.header = list(header)
@@ -105,15 +107,11 @@ class ChunkImporter:
         for column in self.present:
             name = column.name
             if refused and name in refused:
-                problems.append(f"{name} {refused[name]}")
-                continue
-            raw = (row.get(name) or "").strip()
-            if column.required and not raw:
-                problems.append(f"{name} is required")
+                problems.append(f"{column.label} {refused[name]}")
                 continue
             try:
-                values[name] = column.parse(name, raw)
-            except FieldError as exc:
+                values[name] = column.parse((row.get(name) or "").strip())
+            except RuleError as exc:
                 problems.append(str(exc))
         problems.extend(self.row_problems(values))
         key = (row.get(self.key) or "").strip()
@@ -127,15 +125,8 @@ class ChunkImporter:
         return values
 
     def date_problem(self, values: Values, stored: models.Model | None = None) -> str | None:
-        """An end date before its start date; values absent from ``values`` come from ``stored``.
+        """An end date before its start date; dates absent from ``values`` come from ``stored``.
 
         Without ``stored`` only pairs with both dates in ``values`` are checked.
         """
-        for start, end in self.date_pairs:
-            if stored is None and not (start in values and end in values):
-                continue
-            start_value = values[start] if start in values else getattr(stored, start)
-            end_value = values[end] if end in values else getattr(stored, end)
-            if start_value and end_value and end_value < start_value:
-                return f"{end} {end_value.isoformat()} is before {start} {start_value.isoformat()}"
-        return None
+        return None if self.date_order is None else self.date_order.problem_in(values, stored)

@@ -1,46 +1,64 @@
 """The columns of the two import files and how each cell is parsed.
 
-A parser takes the column's name and the cell (trimmed) and returns the value to store, or
-raises ``FieldError`` with a sentence naming the column. Columns present in the header are
-authoritative (an empty cell clears the value); columns absent from it leave the stored
-values untouched.
+A cell (trimmed) is parsed by the rule of the model field its column sets
+(``patients.rules``): the value to store, or ``RuleError`` with the sentence the API and the
+Django admin say for the same value. Columns present in the header are authoritative (an empty
+cell clears the value); columns absent from it leave the stored values untouched.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
 
-from patients.choices import AcuityLevel, Gender, MemberRecordStatus
 from patients.models import EcmAuthorization, EcmEligibilityInformation, Patient
-from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
+from patients.rules import FieldRule, rule
 
 MAX_SHOWN_VALUE = 40
 
 Values = dict[str, Any]
-Parser = Callable[[str, str], Any]
 # A parsed value meaning "leave the stored value as it is" (a blank status, for example).
 KEEP = object()
 
 
-class FieldError(ValueError):
-    """One cell is invalid; the message is a sentence naming the column."""
-
-
 @dataclass(frozen=True)
 class Column:
+    """A column of an import file and the rule of the model field it sets.
+
+    ``required``: the header must have it. ``any_case``: a choice in any case ("High").
+    ``blank_keeps``: a blank cell leaves the stored value as it is.
+    """
+
     name: str
-    parse: Parser
-    attr: str = ""
+    rule: FieldRule
     required: bool = False
+    any_case: bool = False
+    blank_keeps: bool = False
+    parse: Callable[[str], Any] = field(init=False, repr=False, compare=False)
 
     @property
     def model_attr(self) -> str:
-        return self.attr or self.name
+        return self.rule.attr
+
+    @property
+    def label(self) -> str:
+        return self.rule.label
+
+    def __post_init__(self) -> None:
+        # ``parse(raw)``: the value to store (``KEEP`` for a blank cell that keeps it), or
+        # ``RuleError``. The cell's text was checked by the text rule when the CSV reader read
+        # it (a refused cell is reported by the reader and never parsed). A plain column's is
+        # its rule's own (one call per cell, on every row of a feed).
+        plain = not (self.any_case or self.blank_keeps)
+        object.__setattr__(self, "parse", self.rule.clean_checked if plain else self._parse)
+
+    def _parse(self, raw: str) -> Any:
+        if self.blank_keeps and not raw:
+            return KEEP
+        return self.rule.clean_checked(raw.lower() if self.any_case else raw)
 
 
 def shown(raw: str) -> str:
@@ -48,85 +66,44 @@ def shown(raw: str) -> str:
     return raw if len(raw) <= MAX_SHOWN_VALUE else raw[: MAX_SHOWN_VALUE - 1] + "…"
 
 
-def _text(
-    model: type[models.Model],
-    attr: str,
-    check: Callable[[str], bool] | None = None,
-    problem: str = "",
-) -> Parser:
-    """Free text within the model field's length; ``check`` (if any) must accept non-blanks."""
-    max_length = model._meta.get_field(attr).max_length
-
-    def parse(column: str, raw: str) -> str:
-        if max_length and len(raw) > max_length:
-            raise FieldError(f"{column} is longer than {max_length} characters")
-        if raw and check is not None and not check(raw):
-            raise FieldError(f"{column} {shown(raw)} {problem}")
-        return raw
-
-    return parse
-
-
-def _date(column: str, raw: str) -> dt.date | None:
-    try:
-        return parse_date(raw)
-    except ValueError:
-        raise FieldError(f"{column} {shown(raw)} is not a valid date (YYYY-MM-DD)") from None
-
-
-def _choice(choices: type[models.TextChoices], blank: Any = "") -> Parser:
-    """One of ``choices`` (case-insensitive); a blank cell gives ``blank``."""
-    values = frozenset(choices.values)
-    allowed = ", ".join(choices.values)
-
-    def parse(column: str, raw: str) -> Any:
-        if not raw:
-            return blank
-        value = raw.lower()
-        if value not in values:
-            raise FieldError(f"{column} {shown(raw)} is not one of {allowed}")
-        return value
-
-    return parse
+def _columns(model: type[models.Model], *names: str, **options: Any) -> tuple[Column, ...]:
+    return tuple(Column(name, rule(model, name), **options) for name in names)
 
 
 PATIENT_COLUMNS: tuple[Column, ...] = (
-    Column("first_name", _text(Patient, "first_name"), required=True),
-    Column("last_name", _text(Patient, "last_name"), required=True),
-    # Also within EARLIEST_DATE_OF_BIRTH..today: checked with the row (see ChunkImporter).
-    Column("date_of_birth", _date),
-    Column("gender", _choice(Gender)),
-    Column("phone", _text(Patient, "phone")),
-    Column("email", _text(Patient, "email", email_is_valid, "is not a valid email address")),
-    Column("street", _text(Patient, "street")),
-    Column("city", _text(Patient, "city")),
-    Column("state", _text(Patient, "state")),
-    Column("zip", _text(Patient, "zip_code"), attr="zip_code"),
+    # The date of birth is also within EARLIEST_DATE_OF_BIRTH..today: checked with the row.
+    *_columns(Patient, "first_name", "last_name", required=True),
+    *_columns(Patient, "date_of_birth"),
+    *_columns(Patient, "gender", any_case=True),
+    *_columns(Patient, "phone", "email", "street", "city", "state"),
+    Column("zip", rule(Patient, "zip_code")),
 )
 ELIGIBILITY_COLUMNS: tuple[Column, ...] = (
-    Column("member_id", _text(EcmEligibilityInformation, "member_id"), required=True),
-    Column(
-        "cin", _text(EcmEligibilityInformation, "cin", cin_is_valid, "is not 9 letters or digits")
+    *_columns(EcmEligibilityInformation, "member_id", required=True),
+    *_columns(
+        EcmEligibilityInformation,
+        "cin",
+        "ecm_service_auth_id",
+        "ecm_provider_name",
+        "ecm_npi",
+        "ecm_benefit_auth_eff_date",
+        "ecm_benefit_auth_end_date",
     ),
-    Column("ecm_service_auth_id", _text(EcmEligibilityInformation, "ecm_service_auth_id")),
-    Column("ecm_provider_name", _text(EcmEligibilityInformation, "ecm_provider_name")),
-    Column(
-        "ecm_npi", _text(EcmEligibilityInformation, "ecm_npi", npi_is_valid, "is not a valid NPI")
-    ),
-    Column("ecm_benefit_auth_eff_date", _date),
-    Column("ecm_benefit_auth_end_date", _date),
-    Column("acuity_level", _choice(AcuityLevel)),
+    *_columns(EcmEligibilityInformation, "acuity_level", any_case=True),
     # Blank keeps an existing member's status; a new member starts as new_member.
-    Column("member_record_status", _choice(MemberRecordStatus, blank=KEEP)),
+    *_columns(EcmEligibilityInformation, "member_record_status", any_case=True, blank_keeps=True),
 )
 AUTHORIZATION_COLUMNS: tuple[Column, ...] = (
-    Column("member_id", _text(EcmEligibilityInformation, "member_id"), required=True),
-    Column("auth_no", _text(EcmAuthorization, "auth_no"), required=True),
-    Column("auth_type", _text(EcmAuthorization, "auth_type")),
-    Column("authorization_type", _text(EcmAuthorization, "authorization_type")),
-    Column("status", _text(EcmAuthorization, "status")),
-    Column("start_date", _date),
-    Column("expiration_date", _date),
+    *_columns(EcmEligibilityInformation, "member_id", required=True),
+    *_columns(EcmAuthorization, "auth_no", required=True),
+    *_columns(
+        EcmAuthorization,
+        "auth_type",
+        "authorization_type",
+        "status",
+        "start_date",
+        "expiration_date",
+    ),
 )
 
 

@@ -34,6 +34,7 @@ from patients.importers.columns import (
 from patients.importers.report import ImportReport, RowError
 from patients.importers.runner import CHUNK_SIZE, run
 from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
+from patients.rules import DATE_ORDERS, date_of_birth_problem
 from patients.selectors import eligibility_by_member_key, member_keys
 from patients.services import (
     ACTIVITY_FIELDS,
@@ -41,7 +42,6 @@ from patients.services import (
     search_counts_compact,
     status_change_rows,
 )
-from patients.validators import date_of_birth_problem
 
 # A valid row of the member feed: line, member_id, patient values, eligibility values
 # (model attributes; the eligibility values without the member id).
@@ -83,7 +83,7 @@ class _MemberWrites:
 class MemberImporter(ChunkImporter):
     columns = PATIENT_COLUMNS + ELIGIBILITY_COLUMNS
     key = "member_id"
-    date_pairs = (("ecm_benefit_auth_eff_date", "ecm_benefit_auth_end_date"),)
+    date_order = DATE_ORDERS[EcmEligibilityInformation]
 
     def __init__(self, header: Sequence[str], dry_run: bool):
         super().__init__(header, dry_run)

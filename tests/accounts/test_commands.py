@@ -134,7 +134,7 @@ def test_create_user_empty_or_weak_password(monkeypatch):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"email": "not-an-email"}, "--email not-an-email is not a valid email address"),
+        ({"email": "not-an-email"}, "--email is not a valid email address"),
         ({"roles": "admin,bad role"}, "bad role is not a role name"),
     ],
 )

@@ -271,12 +271,12 @@ def test_saving_without_changes_writes_nothing(client, staff, jane):
         (
             "ecm_eligibility_information-0-ecm_npi",
             "1234567890",
-            "ECM NPI must be 10 digits with a valid check digit.",
+            "ECM NPI is not a valid NPI (10 digits with a valid check digit).",
         ),
         (
             "ecm_eligibility_information-0-ecm_benefit_auth_end_date",
             "2023-12-31",
-            "ECM benefit auth end date can&#x27;t be before the effective date.",
+            "ECM benefit auth end date can&#x27;t be before the ECM benefit auth effective date.",
         ),
         ("date_of_birth", "2999-01-01", "Date of birth can&#x27;t be in the future."),
         ("date_of_birth", "1899-12-31", "Date of birth can&#x27;t be before 1900-01-01."),

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bench import workload
-from patients.validators import cin_is_valid, email_is_valid, npi_is_valid, parse_date
+from patients.rules import cin_is_valid, email_is_valid, npi_is_valid, parse_date
 
 
 def test_percentile_interpolates_between_ranks():

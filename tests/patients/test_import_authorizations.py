@@ -142,12 +142,12 @@ def test_bad_rows_are_reported_by_line_and_skipped(tmp_path, members):
     assert out == "Imported auths.csv: 2 created, 0 updated, 0 unchanged, 7 failed\n"
     assert err.splitlines() == [
         "line 3: member_id MEM9999999999 is not an ECM member",
-        "line 4: expiration_date 2024-05-31 is before start_date 2024-06-01",
-        "line 5: start_date 2024-1-1 is not a valid date (YYYY-MM-DD)",
-        "line 6: member_id is required; auth_no is required",
+        "line 4: Expiration date can't be before the start date",
+        "line 5: Start date must be a valid date (YYYY-MM-DD)",
+        "line 6: Member ID can't be blank; Auth number can't be blank",
         "line 7: auth_no AUTH0000000001 already appeared on line 2",
         "line 8: auth_no AUTH0000000009 belongs to another member",
-        "line 9: auth_type is longer than 20 characters",
+        "line 9: Auth type is too long (maximum is 20 characters)",
     ]
     assert "7 rows failed" in str(error)
     assert sorted(EcmAuthorization.objects.values_list("auth_no", flat=True)) == [
@@ -172,7 +172,7 @@ def test_expiration_is_checked_against_the_stored_start_date(tmp_path, members):
 
     _, err, _ = run_failing("import_authorizations", path)
 
-    assert err == "line 2: expiration_date 2024-05-01 is before start_date 2024-06-01\n"
+    assert err == "line 2: Expiration date can't be before the start date\n"
 
 
 def test_missing_required_column_is_a_command_error(tmp_path, members):

@@ -14,10 +14,21 @@ pytestmark = pytest.mark.django_db
 MB = 1_000_000
 
 
+# A refused cell is named by the label of its column's field, as every other cell problem is.
+LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "street": "Street",
+    "auth_no": "Auth number",
+    "status": "Status",
+}
+
+
 def hostile_lines(good, bad) -> tuple[bytes, dict[str, int], list[str]]:
     """A file of good and bad records, each bad one followed by a good one; ``good(n)`` and
-    ``bad(n, cell)`` give a record's bytes (``cell``: the bytes of its bad cell, in its
-    ``column``). Returns the content, the good records' keys by line and the expected errors.
+    ``bad(n, cell)`` give a record's bytes (``cell``: the bytes of its bad cell, in the column
+    ``bad`` names by its field's label). Returns the content, the good records' keys by line
+    and the expected errors.
     """
     cases = [
         # (bad cell, column the cell goes in, what the error says)
@@ -63,7 +74,7 @@ def test_import_members_reports_each_bad_row_and_lands_every_good_one(tmp_path):
             cells["last_name"],
             cells["street"],
         )
-        return record, column
+        return record, LABELS[column]
 
     content, good_lines, errors = hostile_lines(good, bad)
     path = tmp_path / "members.csv"
@@ -77,9 +88,9 @@ def test_import_members_reports_each_bad_row_and_lands_every_good_one(tmp_path):
     stored = dict(EcmEligibilityInformation.objects.values_list("member_id", "patient__first_name"))
     assert stored == {f"MEMGOOD{n}": f"Ann{n}" for n in range(8)}
     assert errors[:3] == [
-        "line 3: first_name must not contain NUL characters",
-        "line 5: last_name must not contain bytes that are not valid UTF-8 (0xED 0xA0 0x80)",
-        "line 7: street must not contain NUL characters",
+        "line 3: First name must not contain NUL characters",
+        "line 5: Last name must not contain bytes that are not valid UTF-8 (0xED 0xA0 0x80)",
+        "line 7: Street must not contain NUL characters",
     ]
     assert good_lines["3"] == 9  # the good row after a bad record of two lines
 
@@ -101,7 +112,7 @@ def test_import_authorizations_reports_each_bad_row_and_lands_every_good_one(tmp
         column = "auth_no" if cell.startswith(b"Le") else "status"
         cells = {"auth_no": b"AUTHBAD%d" % n, "status": b"Approved"}
         cells[column] = cell
-        return b"MEM0000000001,%s,%s" % (cells["auth_no"], cells["status"]), column
+        return b"MEM0000000001,%s,%s" % (cells["auth_no"], cells["status"]), LABELS[column]
 
     content, _, errors = hostile_lines(good, bad)
     path = tmp_path / "auths.csv"
@@ -135,6 +146,6 @@ def test_a_bad_row_in_every_chunk_hides_no_good_row(tmp_path):
 
     assert out == "Imported members.csv: 4545 created, 0 updated, 0 unchanged, 455 failed\n"
     assert err.splitlines() == [
-        f"line {n + 2}: last_name must not contain NUL characters" for n in range(0, 5000, 11)
+        f"line {n + 2}: Last name must not contain NUL characters" for n in range(0, 5000, 11)
     ]
     assert Patient.objects.count() == 4545

@@ -259,19 +259,18 @@ def test_bad_rows_are_reported_by_line_and_skipped_while_good_rows_land(tmp_path
 
     assert out == "Imported members.csv: 2 created, 0 updated, 0 unchanged, 11 failed\n"
     assert err.splitlines() == [
-        "line 3: ecm_npi 123 is not a valid NPI",
-        "line 4: first_name is required; member_id is required",
-        "line 5: date_of_birth 2024-02-30 is not a valid date (YYYY-MM-DD)",
-        "line 6: ecm_benefit_auth_end_date 2023-12-31 is before "
-        "ecm_benefit_auth_eff_date 2024-01-01",
-        "line 7: acuity_level urgent is not one of low, medium, high",
-        "line 8: member_record_status active is not one of new_member, continuing_member, "
+        "line 3: ECM NPI is not a valid NPI (10 digits with a valid check digit)",
+        "line 4: First name can't be blank; Member ID can't be blank",
+        "line 5: Date of birth must be a valid date (YYYY-MM-DD)",
+        "line 6: ECM benefit auth end date can't be before the ECM benefit auth effective date",
+        "line 7: Acuity level must be one of: low, medium, high",
+        "line 8: Member record status must be one of: new_member, continuing_member, "
         "pending_member, terminated_member, inactive_member",
-        "line 9: gender m is not one of male, female, other, unknown",
-        "line 10: cin 1234 is not 9 letters or digits",
-        "line 11: email not-an-email is not a valid email address",
+        "line 9: Gender must be one of: male, female, other, unknown",
+        "line 10: CIN must be 9 letters or digits",
+        "line 11: Email is not a valid email address",
         "line 12: member_id MEM0000000001 already appeared on line 2",
-        "line 13: state is longer than 2 characters",
+        "line 13: State is too long (maximum is 2 characters)",
     ]
     assert "11 rows failed" in str(error)
     assert sorted(EcmEligibilityInformation.objects.values_list("member_id", flat=True)) == [
@@ -298,9 +297,9 @@ def test_line_numbers_follow_the_file(tmp_path):
     _, err, _ = run_failing("import_members", path)
 
     assert err.splitlines() == [
-        "line 6: first_name is required",
+        "line 6: First name can't be blank",
         "line 7: the row has more fields than the header",
-        "line 8: the row has fewer fields than the header; last_name is required",
+        "line 8: the row has fewer fields than the header; Last name can't be blank",
     ]
     assert Patient.objects.get(last_name="Lee").street == "12 Oak St\nUnit 4"
 
@@ -315,8 +314,7 @@ def test_end_date_is_checked_against_the_stored_effective_date(tmp_path):
     _, err, _ = run_failing("import_members", path)
 
     assert err == (
-        "line 2: ecm_benefit_auth_end_date 2024-05-31 is before "
-        "ecm_benefit_auth_eff_date 2024-06-01\n"
+        "line 2: ECM benefit auth end date can't be before the ECM benefit auth effective date\n"
     )
 
 
@@ -386,7 +384,7 @@ def test_dry_run_validates_and_counts_but_writes_nothing(tmp_path):
         "Imported members.csv: 1 created, 1 updated, 0 unchanged, 1 failed "
         "(dry run: nothing written)\n"
     )
-    assert err == "line 4: ecm_npi 1234567890 is not a valid NPI\n"
+    assert err == "line 4: ECM NPI is not a valid NPI (10 digits with a valid check digit)\n"
     assert snapshot() == before
 
 

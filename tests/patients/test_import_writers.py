@@ -47,7 +47,7 @@ def test_each_chunk_is_split_between_the_writers_in_line_order():
 
     assert (report.created, report.updated, report.unchanged) == (9, 0, 0)
     assert [str(error) for error in report.errors] == [
-        "line 5: gender robot is not one of male, female, other, unknown",
+        "line 5: Gender must be one of: male, female, other, unknown",
         "line 10: member_id MEM0000000003 already appeared on line 3",
     ]
     assert progress == [6, 5]
@@ -115,7 +115,7 @@ def test_a_failing_first_part_names_its_lines_and_keeps_the_second(refuse_patien
     report = info.value.report
     assert report.created == 1
     assert [str(error) for error in report.errors] == [
-        "line 5: gender robot is not one of male, female, other, unknown"
+        "line 5: Gender must be one of: male, female, other, unknown"
     ]
     assert list(Patient.objects.values_list("first_name", flat=True)) == ["N4"]
 

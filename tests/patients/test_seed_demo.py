@@ -16,7 +16,7 @@ from patients.models import (
     EcmStatusHistory,
     Patient,
 )
-from patients.validators import cin_is_valid, npi_is_valid
+from patients.rules import cin_is_valid, npi_is_valid
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,13 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
-from django.core.validators import validate_email
 
 from accounts.backends import admin_access
 from accounts.models import Role, User
 from accounts.services import user_upsert
 from audit.commands import AuditedCommand
 from audit.models import Action
+from patients.rules import RuleError, rule
 
 ROLE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
@@ -81,12 +81,11 @@ class Command(AuditedCommand):
 
 
 def _email(value: str) -> str:
-    email = value.strip().lower()
+    """The address by the rule of users' email addresses, in lower case."""
     try:
-        validate_email(email)
-    except ValidationError:
-        raise CommandError(f"--email {value} is not a valid email address") from None
-    return email
+        return rule(User, "email").clean(value).lower()
+    except RuleError as exc:
+        raise CommandError(f"--email {exc.phrase}") from None
 
 
 def _name(option: str, value: str, field: str) -> str:

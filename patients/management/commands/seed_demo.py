@@ -33,8 +33,8 @@ from patients.models import (
     EcmStatusHistory,
     Patient,
 )
+from patients.rules import npi_check_digit
 from patients.services import activity_build, status_change_build
-from patients.validators import npi_check_digit
 
 SEED = "ecm-admin-demo"
 DEFAULT_PATIENTS = 200

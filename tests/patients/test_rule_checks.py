@@ -1,10 +1,10 @@
-"""patients.validators: the checks shared by the patient API and the importers."""
+"""patients.rules: the checks the field rules are made of."""
 
 import datetime as dt
 
 import pytest
 
-from patients.validators import (
+from patients.rules import (
     cin_is_valid,
     email_is_valid,
     npi_check_digit,
