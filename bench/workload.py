@@ -153,6 +153,8 @@ class ReadRoute:
 
 READ_ROUTE_NAMES = tuple(READ_TARGET_MS)
 WRITE_NAMES = ("bulk_assign", "import_members", "bulk_assign_lcms", "auto_assign", "plan_caseloads")
+# The read routes measured while an import and bulk assignments run (``bench.mixed``).
+MIXED_NAME = "mixed"
 
 
 def read_routes(
