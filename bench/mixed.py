@@ -113,6 +113,7 @@ class Monitor:
         self.active: Counter = Counter()
         self.lock_waits: Counter = Counter()
         self.samples = 0
+        self.error: str | None = None
         self.started = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -133,13 +134,29 @@ class Monitor:
         return self
 
     def _run(self) -> None:
-        conninfo = {"autocommit": True, "application_name": MONITOR_APPLICATION}
-        with psycopg.connect(self.url, connect_timeout=5, **conninfo) as conn:
+        """Samples until ``finish()``; without a database connection (or once a sample
+        fails) the CPU is still sampled and ``tick`` still runs."""
+        conn = None
+        try:
+            conn = psycopg.connect(
+                self.url, connect_timeout=5, autocommit=True,
+                application_name=MONITOR_APPLICATION,
+            )  # fmt: skip
+        except psycopg.Error as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        try:
             while not self._stop.wait(SAMPLE_S):
-                self._sample(conn)
+                if conn is not None and self.error is None:
+                    try:
+                        self._sample(conn)
+                    except psycopg.Error as exc:
+                        self.error = f"{type(exc).__name__}: {exc}"
                 self.cpu.sample()
                 if self.tick is not None:
                     self.tick()
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _sample(self, conn: psycopg.Connection) -> None:
         rows = conn.execute(
@@ -171,6 +188,7 @@ class Monitor:
             "cpu": self.cpu.finish(time.perf_counter() - self.started),
             "waits": {
                 "samples": self.samples,
+                "error": self.error,
                 "active": dict(self.active.most_common()),
                 "lock_waits": dict(self.lock_waits.most_common(10)),
             },
@@ -340,6 +358,8 @@ class MixedMeasurement:
         cpu_s = (children_after.ru_utime + children_after.ru_stime) - (
             children_before.ru_utime + children_before.ru_stime
         )
+        if result.returncode is not None and result.returncode < 0:
+            result.summary = f"killed (signal {-result.returncode}): {result.summary}"
         import_run = {
             "seconds": result.seconds,
             "returncode": result.returncode,

@@ -72,7 +72,7 @@ def _cores(cpu: dict[str, Any]) -> str:
 def _waits(waits: dict[str, Any]) -> str:
     seen = waits.get("active", {})
     if not waits.get("samples"):
-        return "not sampled"
+        return f"not sampled ({waits['error']})" if waits.get("error") else "not sampled"
     top = ", ".join(f"{name} {n}" for name, n in list(seen.items())[:8]) or "none active"
     return f"{waits['samples']} samples: {top}"
 
