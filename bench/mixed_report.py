@@ -11,6 +11,9 @@ from bench.workload import fmt_ms, markdown_table, median
 
 LOADED_P95_LIMIT = 2.0  # a route's loaded p95 at most this many times its idle p95
 FEW_SAMPLES = 20  # fewer 2xx answers than this in a window: its p95 says little
+# CPU groups (``bench.mixed.Monitor``) of work that is not the run's; noted from a tenth of a core.
+OTHER_WORK = ("other processes", "PostgreSQL (other databases)")
+OTHER_WORK_NOTED = 0.1
 
 
 def failures(summary: dict[str, Any]) -> int:
@@ -58,6 +61,12 @@ def overall(routes: list[dict], import_run: dict, bulk_runs: list[dict]) -> str:
     if not bulk_runs or not all(run["ok"] for run in bulk_runs):
         failed.append("bulk_assign")
     return "PASS" if routes and not failed else f"FAIL ({', '.join(failed) or 'no route'})"
+
+
+def other_work(cpu: dict[str, Any]) -> float:
+    """Cores that processes outside the run used during a window."""
+    used = cpu.get("by_group_cores", {})
+    return sum(used.get(name, 0.0) for name in OTHER_WORK)
 
 
 def _cores(cpu: dict[str, Any]) -> str:
@@ -149,5 +158,12 @@ def render_section(mixed: dict[str, Any]) -> list[str]:
     if lock_waits:
         lines.append("- Lock waits seen under load (samples): ")
         lines += [f"  - {n}: `{what}`" for what, n in lock_waits.items()]
+    shared = [other_work(idle["cpu"]), other_work(loaded["cpu"])]
+    if max(shared) >= OTHER_WORK_NOTED:
+        lines.append(
+            f"- **Other work on the machine (processes not of this run, PostgreSQL's connections"
+            f" to other databases) took {shared[0]:.2f} cores idle and {shared[1]:.2f} loaded:"
+            " the ratios measure that too.**"
+        )
     lines += ["", f"Verdict: **{mixed['verdict']}**"]
     return lines

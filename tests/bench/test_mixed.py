@@ -134,6 +134,18 @@ def test_the_report_section_sets_idle_and_loaded_side_by_side():
     assert "loaded: 50 samples: app: CPU 30, import: LWLock:WALWrite 4" in text
     assert "  - 2: `app (transactionid): SELECT … FROM x`" in lines
     assert lines[-1] == "Verdict: **FAIL (list)**"
+    assert not any("Other work" in line for line in lines)
+
+
+def test_other_work_on_the_machine_is_pointed_out():
+    result = _mixed_result()
+    loaded = result["windows"]["loaded"]
+    loaded["cpu"] = {
+        **loaded["cpu"],
+        "by_group_cores": {"other processes": 0.9, "PostgreSQL (other databases)": 0.2},
+    }
+    text = "\n".join(mixed_report.render_section(result))
+    assert "took 0.00 cores idle and 1.10 loaded: the ratios measure that too." in text
 
 
 def test_few_samples_are_flagged():
