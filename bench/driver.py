@@ -59,6 +59,84 @@ def _headers(token: str, body: bytes | None) -> dict[str, str]:
     return headers
 
 
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # None: no answer (``error`` says why)
+    ms: float
+    data: bytes | None
+    error: str | None
+
+    def record(self, phase: Phase) -> None:
+        """Into ``phase`` (the caller holds its lock): 2xx latencies, statuses, errors."""
+        if self.status is None:
+            phase.errors.append(self.error or "no answer")
+            return
+        phase.statuses[self.status] += 1
+        if 200 <= self.status < 300:
+            phase.latencies_ms.append(self.ms)
+        if phase.first_body is None:
+            phase.first_body = self.data
+
+
+class Client:
+    """One keep-alive connection of a load thread. ``send`` tries once more on a fresh
+    connection when the server had closed the kept-alive one."""
+
+    def __init__(self, port: int, token: str):
+        self.port = port
+        self.token = token
+        self.conn: http.client.HTTPConnection | None = None
+
+    def send(self, method: str, path: str, body: bytes | None) -> Answer:
+        """The answer's status, latency and body, or the error of the second attempt."""
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+            started = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=body, headers=_headers(self.token, body))
+                response = self.conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if attempt == 1:
+                    continue  # the server closed a kept-alive connection: once more
+                return Answer(None, 0.0, None, f"{type(exc).__name__}: {exc}")
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if response.will_close:
+                self.close()
+            return Answer(response.status, elapsed_ms, data, None)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def encode(requests: Sequence[Request]) -> list[tuple[str, str, bytes | None]]:
+    return [
+        (r.method, r.path, None if r.body is None else json.dumps(r.body).encode())
+        for r in requests
+    ]
+
+
+def run_threads(worker: Callable[[], None], concurrency: int, stop: threading.Event) -> float:
+    """``worker`` in ``concurrency`` threads until all return; their wall time (seconds).
+    ``stop`` is set when they are done or the wait is interrupted."""
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    finally:
+        stop.set()
+    return time.perf_counter() - started
+
+
 def drive(
     port: int,
     token: str,
@@ -80,13 +158,10 @@ def drive(
     counter = itertools.count()
     stop = threading.Event()
     deadline = time.monotonic() + max_seconds
-    encoded = [
-        (r.method, r.path, None if r.body is None else json.dumps(r.body).encode())
-        for r in variants
-    ]
+    encoded = encode(variants)
 
     def worker() -> None:
-        conn: http.client.HTTPConnection | None = None
+        client = Client(port, token)
         try:
             while not stop.is_set():
                 with lock:
@@ -94,51 +169,15 @@ def drive(
                 if index >= requests or time.monotonic() > deadline:
                     return
                 variant = (offset + index) % len(encoded)
-                method, path, body = encoded[variant]
-                for attempt in (1, 2):
-                    if conn is None:
-                        conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
-                    started = time.perf_counter()
-                    try:
-                        conn.request(method, path, body=body, headers=_headers(token, body))
-                        response = conn.getresponse()
-                        data = response.read()
-                    except (OSError, http.client.HTTPException) as exc:
-                        conn.close()
-                        conn = None
-                        if attempt == 1:
-                            continue  # the server closed a kept-alive connection: once more
-                        with lock:
-                            phase.errors.append(f"{type(exc).__name__}: {exc}")
-                        break
-                    elapsed_ms = (time.perf_counter() - started) * 1000
-                    with lock:
-                        phase.statuses[response.status] += 1
-                        if 200 <= response.status < 300:
-                            phase.latencies_ms.append(elapsed_ms)
-                        if phase.first_body is None:
-                            phase.first_body = data
-                    if response.will_close:
-                        conn.close()
-                        conn = None
-                    if after_each is not None:
-                        after_each(variant)
-                    break
+                answer = client.send(*encoded[variant])
+                with lock:
+                    answer.record(phase)
+                if answer.status is not None and after_each is not None:
+                    after_each(variant)
         finally:
-            if conn is not None:
-                conn.close()
+            client.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
-    finally:
-        stop.set()
-    phase.wall_s = time.perf_counter() - started
+    phase.wall_s = run_threads(worker, concurrency, stop)
     return phase
 
 

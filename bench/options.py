@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from bench.database import DEFAULT_DATABASE_URL, REPO_ROOT
 from bench.dataset import DEFAULT_SEED
-from bench.workload import READ_ROUTE_NAMES, WRITE_NAMES, log
+from bench.workload import MIXED_NAME, READ_ROUTE_NAMES, WRITE_NAMES, log
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "out"
 
@@ -44,7 +44,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated names: " + ", ".join((*READ_ROUTE_NAMES, *WRITE_NAMES)),
+        help="comma-separated names: " + ", ".join((*READ_ROUTE_NAMES, *WRITE_NAMES, MIXED_NAME)),
     )
     parser.add_argument("--bulk-runs", type=int, default=3, help="bulk_assign requests")
     parser.add_argument("--import-rows", type=int, default=100_000)
@@ -63,7 +63,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.only:
-        unknown = set(args.only.split(",")) - {*READ_ROUTE_NAMES, *WRITE_NAMES}
+        unknown = set(args.only.split(",")) - {*READ_ROUTE_NAMES, *WRITE_NAMES, MIXED_NAME}
         if unknown:
             parser.error(f"--only: unknown names {', '.join(sorted(unknown))}")
     for name in (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bench.mixed_report import render_section
 from bench.results import ReadResult, WriteResult
 from bench.workload import TARGET_PATIENTS, fmt_ms, markdown_table
 
@@ -142,6 +143,8 @@ def render_markdown(report: dict, reads: list[ReadResult], writes: list[WriteRes
             )
         header = ["operation", "what", "time(s)", "target", "verdict", "details"]
         lines += [markdown_table(header, rows)]
+    if report.get("mixed"):
+        lines += ["", *render_section(report["mixed"])]
     lines += [
         "",
         "## Where the database time goes",

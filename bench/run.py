@@ -7,12 +7,14 @@
 3. serve the app with gunicorn as in production (``bench.server``), drive each read route
    over HTTP with keep-alive connections at concurrency 1 and at ``--concurrency``
    (``bench.driver``);
-4. time the writes (``bench.writes``): ``POST /lead_care_managers/bulk_assign`` of 1,000
+4. the read routes again at ``--concurrency``, idle and then while ``import_members`` and
+   back-to-back ``bulk_assign`` requests run (``bench.mixed``);
+5. time the writes (``bench.writes``): ``POST /lead_care_managers/bulk_assign`` of 1,000
    items, and the ``import_members`` / ``bulk_assign_lcms`` commands on 100,000-row CSV files;
    then the planning (``bench.planning``): ``POST /lead_care_managers/auto_assign`` applying
    1,000 patients, ``plan_caseloads`` planning and applying a fill of 100,000,
    ``transfer_caseload`` applying the spread of an LCM's 5,000 patients;
-5. write ``bench/out/report.md`` and ``report.json``, and print the report (``bench.report``).
+6. write ``bench/out/report.md`` and ``report.json``, and print the report (``bench.report``).
 """
 
 from __future__ import annotations
@@ -45,13 +47,14 @@ from bench.database import (
     run_migrate,
 )
 from bench.machine import machine_description, prewarm
+from bench.mixed import MixedMeasurement
 from bench.options import parse_args
 from bench.planning import PlanningMeasurement
 from bench.reads import ReadMeasurement, largest_caseload, sample_patient_ids
 from bench.report import render_markdown
 from bench.results import WriteResult
 from bench.server import HOST, Server
-from bench.workload import WRITE_NAMES, log
+from bench.workload import MIXED_NAME, WRITE_NAMES, log
 from bench.writes import WriteMeasurement, bulk_assign_bodies
 
 
@@ -110,14 +113,12 @@ class Harness:
             )
         self.token = tokens.issue_token(self.url, self.env, log)
 
-        routes = [
-            route
-            for route in workload.read_routes(
-                patients=patients, sample_ids=sample_ids, caseload=caseload
-            )
-            if self.wanted(route.name)
-        ]
+        all_routes = workload.read_routes(
+            patients=patients, sample_ids=sample_ids, caseload=caseload
+        )
+        routes = [route for route in all_routes if self.wanted(route.name)]
         writes_wanted = not self.args.skip_writes and any(map(self.wanted, WRITE_NAMES))
+        mixed_wanted = not self.args.skip_writes and self.wanted(MIXED_NAME)
         bulk_bodies = []
         if writes_wanted and self.wanted("bulk_assign"):
             bulk_bodies = bulk_assign_bodies(
@@ -142,6 +143,10 @@ class Harness:
         log(f"gunicorn ready ({workers} workers): {' '.join(self.server.command[1:])}")
         for route, result in zip(routes, reads, strict=True):
             measurement.measure_http(route, result, patients, self.server.port)
+        mixed = None
+        if mixed_wanted:  # the routes named in --only, or all of them
+            named = [route for route in all_routes if self.only and route.name in self.only]
+            mixed = self._mixed(named or all_routes, lcm_ids, provider_ids)
         if writes_wanted:
             writes = self._writes(bulk_bodies, lcm_ids, provider_ids)
         self.server.stop()
@@ -166,6 +171,7 @@ class Harness:
             },
             "reads": [result.as_dict() for result in reads],
             "writes": [{**asdict(w), "verdict": w.verdict()} for w in writes],
+            "mixed": mixed,
             "notes": self.notes,
             "load_average_at_end": list(os.getloadavg()),
             "elapsed_s": time.perf_counter() - started,
@@ -177,6 +183,8 @@ class Harness:
         log(f"written {self.out / 'report.md'} and {self.out / 'report.json'}")
         failed = [r.name for r in reads if "FAIL" in " ".join(r.verdicts())]
         failed += [w.name for w in writes if w.verdict().startswith("FAIL")]
+        if mixed is not None and mixed["verdict"] != "PASS":
+            failed.append(MIXED_NAME)
         return 1 if self.args.strict and failed else 0
 
     def cleanup(self) -> None:
@@ -221,6 +229,14 @@ class Harness:
         )
         self.marker_patients = self.args.patients
         return build
+
+    def _mixed(self, routes: list, lcm_ids: list[int], provider_ids: list[int]) -> dict | None:
+        self.writes_started = True  # it snapshots; an interruption is undone by cleanup()
+        return MixedMeasurement(
+            self.args, url=self.url, out=self.out, env=self.env, token=self.token,
+            port=self.server.port, server_pgid=self.server.proc.pid,
+            patients=self.marker_patients,
+        ).measure(routes, lcm_ids, provider_ids)  # fmt: skip
 
     def _writes(
         self, bulk_bodies: list[dict], lcm_ids: list[int], provider_ids: list[int]

@@ -164,6 +164,8 @@ WRITE_NAMES = (
     "bulk_assign", "import_members", "bulk_assign_lcms", "auto_assign", "plan_caseloads",
     "transfer_caseload",
 )  # fmt: skip
+# The read routes measured while an import and bulk assignments run (``bench.mixed``).
+MIXED_NAME = "mixed"
 
 
 def read_routes(

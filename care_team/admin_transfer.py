@@ -27,7 +27,7 @@ from django.urls import path, reverse
 from accounts.models import User
 from audit.models import Action, Source
 from audit.services import normalise_ids, request_event_record
-from care_team.choices import LcmRole
+from care_team.choices import CareTeamRole
 from care_team.models import CaseLoad
 from care_team.planning import plans, transfer
 from care_team.planning.inputs import MAX_PLAN_PATIENTS
@@ -230,7 +230,7 @@ def _preview(plan: Plan, *, source: User, reason: str) -> dict:
         "moves": [
             {
                 "patient": patient(m.patient_id),
-                "role": LcmRole(m.role).label,
+                "role": CareTeamRole(m.role).label,
                 "from": lcm(m.from_user_id),
                 "to": lcm(m.to_user_id),
                 "weight": m.weight,
@@ -239,7 +239,11 @@ def _preview(plan: Plan, *, source: User, reason: str) -> dict:
             for m in plan.moves
         ],
         "unplaced": [
-            {"patient": patient(u.patient_id), "role": LcmRole(u.role).label, "errors": u.errors}
+            {
+                "patient": patient(u.patient_id),
+                "role": CareTeamRole(u.role).label,
+                "errors": u.errors,
+            }
             for u in plan.unplaced
         ],
         "loads": [

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit.models import Action
-from audit.services import record_patients
+from audit.services import access_report
 from care_team import examples, history, selectors
 from care_team.inputs import CaseloadQuery
 from care_team.planning import plans, transfer
@@ -67,7 +67,7 @@ class CaseloadActions:
         query = CaseloadQuery.parse(request.query_params)
         page = page_of(query)
         roles = _roles(query.get("role"))
-        record_patients(request, Action.READ_LIST, [])
+        access_report(request, Action.READ_LIST, [])
         if not selectors.active_lcms().filter(pk=user_id).exists():
             raise NotFound(LCM_NOT_FOUND)
         as_of = query.get("as_of")
@@ -90,7 +90,7 @@ class CaseloadActions:
             load=patient_rows,
             row_id=lambda row: row["p.id"],
         )
-        record_patients(request, Action.READ_LIST, list(roles_of))
+        access_report(request, Action.READ_LIST, list(roles_of))
         return Response(body)
 
     @extend_schema(
@@ -141,14 +141,14 @@ class CaseloadActions:
         values = TransferInput.parse(request.data)
         dry_run = values.get("dry_run", True)
         audit_action = Action.READ_LIST if dry_run else Action.BULK_ASSIGN
-        record_patients(request, audit_action, [])
+        access_report(request, audit_action, [])
         plan = transfer.plan_transfer(
             source=source,
             roles=_roles(values["role"]),
             target=values.get("to_user_id"),
             limit=values.get("limit") or MAX_PLAN_PATIENTS,
         )
-        record_patients(request, audit_action, [move.patient_id for move in plan.moves])
+        access_report(request, audit_action, [move.patient_id for move in plan.moves])
         applied = None
         if not dry_run:
             applied = plans.apply_plan(plan, actor=request.user, reason=values["reason"])

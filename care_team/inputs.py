@@ -151,7 +151,7 @@ class CaseloadQuery(Input):
     page = PageField()
     per_page = PerPageField()
     role = ChoiceField(
-        LcmRole.values,
+        LCM_ROLES,
         help_text="`olcm` or `ilcm`: only the patients the LCM holds in that role (default both).",
     )
     as_of = InstantField(help_text="The caseload as it stood at this instant.")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from rest_framework import serializers as drf_serializers
 
 from accounts.models import User
-from care_team.choices import CareTeamRole, LcmRole
+from care_team.choices import LCM_ROLES, CareTeamRole
 from care_team.models import CaseLoad as CaseLoadModel
 from care_team.services import BulkResult
 from ecm_admin.formats import full_name, iso_timestamp
@@ -131,7 +131,7 @@ class BulkAssignAtomicFailure(BulkAssignResult):
 # ``patients.schema``) with the roles the LCM holds.
 class CaseloadPatientSchema(PatientListItemSerializer):
     roles = drf_serializers.ListField(
-        child=drf_serializers.ChoiceField(LcmRole.values),
+        child=drf_serializers.ChoiceField(LCM_ROLES),
         min_length=1,
         help_text=(
             "Which of the roles asked for the Lead Care Manager holds (held then, with `as_of`)."
