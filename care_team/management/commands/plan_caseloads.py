@@ -20,7 +20,7 @@ when some patients were left unplaced (they are counted in the summary and liste
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
@@ -140,9 +140,8 @@ class Command(AuditedCommand):
         self.audit_user_id = actor.pk if actor else None
         receivers = self._receivers(options["lcm"])
         roles = [OLCM, ILCM] if options["role"] == "both" else [options["role"]]
-        results = self._open_results(options["results"])
-        try:
-            plan = plans.plan_auto_assign(
+        plan = self._carry_out(
+            lambda: plans.plan_auto_assign(
                 roles=roles,
                 mode=options["mode"],
                 patients=None,
@@ -150,7 +149,32 @@ class Command(AuditedCommand):
                 max_moves=options["max_moves"],
                 tolerance=options["tolerance"],
                 limit=options["limit"],
+            ),
+            options["results"],
+            apply=apply,
+            actor=actor,
+            reason=reason,
+        )
+        if plan.unplaced and not any(move.from_user_id is None for move in plan.moves):
+            raise CommandError(
+                f"None of the {len(plan.unplaced)} waiting roles could be placed: no accepting"
+                " Lead Care Manager has capacity"
             )
+
+    def _carry_out(
+        self,
+        make_plan: Callable[[], Plan],
+        results_path: str | None,
+        *,
+        apply: bool,
+        actor,
+        reason: str,
+    ) -> Plan:
+        """Make the plan, write it (``apply``) or only its results file, print the failures and
+        the summary line; a failed move is a ``CommandError``."""
+        results = self._open_results(results_path)
+        try:
+            plan = make_plan()
             report = _Report(results, self.stderr)
             if apply:
                 self.audit_action = Action.BULK_ASSIGN
@@ -171,11 +195,7 @@ class Command(AuditedCommand):
         self.stdout.write(_summary(plan, report, applied=apply))
         if report.failed:
             raise CommandError(f"{report.failed} of {len(plan.moves)} moves failed")
-        if plan.unplaced and not any(move.from_user_id is None for move in plan.moves):
-            raise CommandError(
-                f"None of the {len(plan.unplaced)} waiting roles could be placed: no accepting"
-                " Lead Care Manager has capacity"
-            )
+        return plan
 
     # --- applying ----------------------------------------------------------------
 

@@ -23,12 +23,10 @@ from django.core.management.base import CommandError
 from audit.models import Action
 from care_team import selectors
 from care_team.management.commands import plan_caseloads
-from care_team.management.commands.plan_caseloads import _chunks, _named_patients, _Report
 from care_team.planning import transfer
 from care_team.planning.planner import ILCM, OLCM
 from care_team.services import MAX_REASON_LENGTH
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
-from ecm_admin.progress import Progress
 
 ACTOR_NAME = plan_caseloads.ACTOR_NAME
 
@@ -77,32 +75,16 @@ class Command(plan_caseloads.Command):
         if target == source:
             raise CommandError("--to must be another Lead Care Manager than --from")
         roles = [OLCM, ILCM] if options["role"] == "both" else [options["role"]]
-        results = self._open_results(options["results"])
-        try:
+
+        def make_plan():
             try:
-                plan = transfer.plan_transfer(source=source, roles=roles, target=target, limit=None)
+                return transfer.plan_transfer(source=source, roles=roles, target=target, limit=None)
             except (NotFound, UnprocessableEntity) as exc:  # changed since the options were read
                 raise CommandError(" ".join(getattr(exc, "errors", [str(exc.detail)]))) from exc
-            report = _Report(results, self.stderr)
-            if apply:
-                self.audit_action = Action.BULK_ASSIGN
-                self._apply(_chunks(plan.moves), report, actor=actor, reason=reason)
-            elif results is not None:
-                chunks = _chunks(plan.moves)
-                with Progress(sum(map(len, chunks)), label="Writing results") as bar:
-                    for chunk in chunks:
-                        report.chunk(chunk, None)
-                        bar.advance(len(chunk))
-            report.unplaced(plan)
-        finally:
-            if results is not None:
-                results.close()
-        if not apply:
-            self.audit_patient_ids = _named_patients(plan)
-        report.print_failures()
-        self.stdout.write(plan_caseloads._summary(plan, report, applied=apply))
-        if report.failed:
-            raise CommandError(f"{report.failed} of {len(plan.moves)} moves failed")
+
+        plan = self._carry_out(
+            make_plan, options["results"], apply=apply, actor=actor, reason=reason
+        )
         if plan.unplaced:
             raise CommandError(
                 f"{len(plan.unplaced)} of the LCM's roles could not be moved (see --results):"
