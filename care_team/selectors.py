@@ -160,18 +160,21 @@ def active_lcm_ids_by_email(emails: Iterable[str]) -> dict[str, int]:
 # A Lead Care Manager's caseload now: the ECM patients whose case load names them in one of the
 # roles asked for. Each role's patients are read in patient order from its (holder, patient)
 # index alone (migration 0009), never from the case loads' rows; both roles are the two merged
-# (a patient in both once), each checked to be an ECM patient. The page's case loads are then
-# read for the roles held.
+# (a patient in both once). The page's case loads are then read for the roles held.
+#
+# Only an ECM patient has a case load: on PostgreSQL a foreign key to the eligibility record
+# makes it so (migration 0010), and the count reads the indexes alone. Elsewhere each patient
+# is also checked to have eligibility, and the page's patients always are.
 _CASELOAD_HELD = "SELECT patient_id FROM care_team_caseload WHERE {role}_id = %(user)s"
 _CASELOAD_IDS = (
     "SELECT held.patient_id FROM ({held}) held"
     " JOIN patients_ecmeligibilityinformation e ON e.patient_id = held.patient_id"
     " GROUP BY held.patient_id"
 )
-# The count: each patient once (the union), then checked (a sort would wait for every row).
-_CASELOAD_COUNT = (
-    "SELECT COUNT(*) FROM ({distinct}) held"
-    " JOIN patients_ecmeligibilityinformation e ON e.patient_id = held.patient_id"
+# The count: each patient once (the union); a sort would wait for every row.
+_CASELOAD_COUNT = "SELECT COUNT(*) FROM ({distinct}) held"
+_CASELOAD_COUNT_CHECKED = (
+    _CASELOAD_COUNT + " JOIN patients_ecmeligibilityinformation e ON e.patient_id = held.patient_id"
 )
 _CASELOAD_PAGE = (
     "SELECT c.patient_id, c.olcm_id, c.ilcm_id FROM care_team_caseload c"
@@ -185,7 +188,8 @@ def caseload_statements(roles: Sequence[str]) -> tuple[str, str]:
     """The count and the page of a caseload in ``roles`` (``%(user)s``, ``%(limit)s``,
     ``%(offset)s``)."""
     each = [_CASELOAD_HELD.format(role=role) for role in CASELOAD_ROLES if role in roles]
-    count = _CASELOAD_COUNT.format(distinct=" UNION ".join(each))
+    counted = _CASELOAD_COUNT if connection.vendor == "postgresql" else _CASELOAD_COUNT_CHECKED
+    count = counted.format(distinct=" UNION ".join(each))
     page = _CASELOAD_PAGE.format(ids=_CASELOAD_IDS.format(held=" UNION ALL ".join(each)))
     return count, page
 

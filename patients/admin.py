@@ -329,6 +329,16 @@ class EligibilityAdmin(AuditedModelAdmin, ServiceErrorsMixin, admin.ModelAdmin):
         # The record belongs to one patient for good.
         return ("patient", *self.readonly_fields) if obj else self.readonly_fields
 
+    def get_deleted_objects(self, objs, request):
+        """A care team belongs to an ECM patient (care_team migration 0010): the eligibility
+        of a patient with one is protected, as by ``on_delete=PROTECT``, until the care team
+        is removed (the delete page lists them and deletes nothing)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        patient_ids = [eligibility.patient_id for eligibility in objs]
+        case_loads = CaseLoad.objects.filter(patient_id__in=patient_ids).select_related("patient")
+        protected = [*protected, *(f"Care team of {c.patient}" for c in case_loads)]
+        return deleted, counts, perms_needed, protected
+
     def save_model(self, request, obj, form, change):
         if not change:
             eligibility_create(obj, actor=request.user)

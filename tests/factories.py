@@ -158,7 +158,8 @@ class CaseLoadFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CaseLoad
 
-    patient = factory.SubFactory(PatientFactory)
+    # Only an ECM patient has a care team (care_team migration 0010).
+    patient = factory.LazyFunction(ecm_patient)
 
 
 class LcmAssignmentHistoryFactory(factory.django.DjangoModelFactory):

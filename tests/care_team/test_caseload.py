@@ -57,8 +57,6 @@ def now_world(jane, bob):
     CaseLoad.objects.create(patient=patients[1], olcm=bob, ilcm=jane)
     CaseLoad.objects.create(patient=patients[2], olcm=jane, ilcm=jane)
     CaseLoad.objects.create(patient=patients[3], olcm=bob)
-    # A patient without ECM eligibility never appears, whatever its case load says.
-    CaseLoad.objects.create(patient=factories.PatientFactory(), olcm=jane)
     return patients
 
 

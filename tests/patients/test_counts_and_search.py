@@ -327,7 +327,7 @@ def test_truncate_empties_both(population):
     assert _stored_total() == 24
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending
-        cursor.execute("TRUNCATE patients_ecmeligibilityinformation")
+        cursor.execute("TRUNCATE patients_ecmeligibilityinformation, care_team_caseload")
     assert _stored_total() == 0
     assert not PatientSearchText.objects.exists()
     assert not _gram_rows()
