@@ -1,7 +1,8 @@
-"""Writer threads for the commands that write many rows (imports, bulk LCM assignment).
+"""Writer threads for the commands that write many care-team rows (``bulk_assign_lcms``,
+``plan_caseloads``, ``transfer_caseload``; the importers write on one connection).
 
-On PostgreSQL a command can split a chunk of independent rows (different members, different
-patients) between several writers: threads with a database connection each, each writing its
+On PostgreSQL a command can split a chunk of independent rows (different patients) between
+several writers: threads with a database connection each, each writing its
 part in a transaction of its own. The database then works on both cores while the command's
 Python prepares and formats rows, instead of one waiting for the other.
 

@@ -51,20 +51,12 @@ class ImportReport:
 
 class ImportInterrupted(Exception):
     """Writing stopped (a database failure, an error reading the file, Ctrl-C). ``report``
-    holds what landed: everything before ``first_line``, and what the runner says landed of
-    the chunk in progress (``unwritten`` then names the lines that were not written)."""
+    holds what landed: everything before ``first_line``, nothing from it on."""
 
-    def __init__(
-        self,
-        report: ImportReport,
-        first_line: int,
-        cause: BaseException,
-        *,
-        unwritten: str | None = None,
-    ):
+    def __init__(self, report: ImportReport, first_line: int, cause: BaseException):
         self.report = report
         self.first_line = first_line
-        unwritten = unwritten or f"nothing from line {first_line} on was written"
         super().__init__(
-            f"import stopped at line {first_line} ({type(cause).__name__}: {cause}); {unwritten}"
+            f"import stopped at line {first_line} ({type(cause).__name__}: {cause}); "
+            f"nothing from line {first_line} on was written"
         )

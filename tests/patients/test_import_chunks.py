@@ -1,9 +1,9 @@
-"""The importers with their writers: on PostgreSQL, outside a transaction, each chunk's rows are
-written by two writer threads with their own connections, the first half of the chunk's lines
-by one and the second half by the other (one writer on SQLite and inside a transaction).
+"""The importers write chunk by chunk: each chunk's valid rows in one transaction, in line order;
+a chunk that fails is rolled back whole and the import stops at its first line, keeping the
+chunks before it.
 
 These tests run outside a test transaction (``transaction=True``), as the commands run in
-production, so on PostgreSQL they exercise the threads for real.
+production, so each chunk's transaction commits for real.
 """
 
 import pytest
@@ -35,7 +35,7 @@ def _rows(count: int, first_line: int = 2) -> list[tuple[int, dict]]:
     ]
 
 
-def test_each_chunk_is_split_between_the_writers_in_line_order():
+def test_each_chunk_is_written_in_one_transaction_in_line_order():
     rows = _rows(11)
     rows[3] = (5, member("MEM0000000005", gender="robot"))  # fails validation
     rows[8] = (10, member("MEM0000000003"))  # a member already in the file
@@ -61,13 +61,13 @@ def test_each_chunk_is_split_between_the_writers_in_line_order():
     by_member = dict(EcmEligibilityInformation.objects.values_list("patient_id", "member_id"))
     assert [by_member[pk] for pk in report.patient_ids] == list(expected)
 
-    # chunks: lines 2-7 (valid: 2, 3, 4, 6, 7) and 8-12 (valid: 8, 9, 11, 12); on
-    # PostgreSQL each chunk's first and second half are written in transactions of their own
+    # chunks: lines 2-7 (valid: 2, 3, 4, 6, 7) and 8-12 (valid: 8, 9, 11, 12), each in a
+    # transaction of its own
     if connection.vendor == "postgresql":
-        assert transactions_by_line() == [[2, 3, 4], [6, 7], [8, 9], [11, 12]]
+        assert transactions_by_line() == [[2, 3, 4, 6, 7], [8, 9, 11, 12]]
 
 
-def test_updates_and_authorizations_through_the_writers():
+def test_updates_and_authorizations_chunk_by_chunk():
     factories.ecm_patient(member_id="MEM0000000002", member_record_status="new_member")
     rows = [
         (2, member("MEM0000000002", member_record_status="continuing_member")),
@@ -98,39 +98,37 @@ def test_updates_and_authorizations_through_the_writers():
 
 
 @pytest.mark.postgres
-def test_a_failing_first_part_names_its_lines_and_keeps_the_second(refuse_patients_named):
-    """The first writer's transaction fails: its lines are not written; the second writer's
-    are, and are in the report; nothing after the chunk is."""
-    refuse_patients_named("N3", "connection lost")
+def test_a_failing_chunk_writes_none_of_its_lines_and_keeps_the_chunks_before(
+    refuse_patients_named,
+):
+    refuse_patients_named("N9", "connection lost")
     rows = _rows(12)
     rows[3] = (5, member("MEM0000000005", first_name="N5", gender="robot"))
 
     with pytest.raises(importers.ImportInterrupted) as info:
         importers.import_members(header=HEADER, records=records(rows), chunk_size=4)
 
-    # chunk 1: lines 2-5, valid 2, 3, 4: parts 2-3 and 4-5 (line 5 failed validation)
+    # chunks: lines 2-5 (line 5 failed validation), 6-9 (line 9 refused), 10-13
     message = str(info.value)
-    assert message.startswith("import stopped at line 2 (OperationalError: connection lost")
-    assert message.endswith("; lines 2-3 and everything after line 5 were not written")
+    assert message.startswith("import stopped at line 6 (OperationalError: connection lost")
+    assert message.endswith("; nothing from line 6 on was written")
+    assert info.value.first_line == 6
     report = info.value.report
-    assert report.created == 1
+    assert report.created == 3
     assert [str(error) for error in report.errors] == [
         "line 5: Gender must be one of: male, female, other, unknown"
     ]
-    assert list(Patient.objects.values_list("first_name", flat=True)) == ["N4"]
+    written = sorted(int(name[1:]) for name in Patient.objects.values_list("first_name", flat=True))
+    assert written == [2, 3, 4]
 
 
-@pytest.mark.postgres
-def test_a_failing_second_part_stops_the_import_at_its_first_line(refuse_patients_named):
-    refuse_patients_named("N8", "disk full")
+def test_a_failing_first_chunk_writes_nothing(refuse_patients_named):
+    refuse_patients_named("N3", "disk full")
 
     with pytest.raises(importers.ImportInterrupted) as info:
         importers.import_members(header=HEADER, records=records(_rows(12)), chunk_size=4)
 
-    message = str(info.value)
-    assert message.startswith("import stopped at line 8 (OperationalError: disk full")
-    assert message.endswith("; nothing from line 8 on was written")
-    assert info.value.first_line == 8
-    assert info.value.report.created == 6
-    written = sorted(int(name[1:]) for name in Patient.objects.values_list("first_name", flat=True))
-    assert written == [2, 3, 4, 5, 6, 7]
+    assert str(info.value).endswith("; nothing from line 2 on was written")
+    assert info.value.first_line == 2
+    assert info.value.report.created == 0
+    assert not Patient.objects.exists()
