@@ -36,14 +36,17 @@ def available_commands(env: dict[str, str]) -> set[str]:
 class Running:
     """``manage.py <argv>`` started in its own process group, its output in ``out_dir``."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], out_dir: Path):
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], out_dir: Path, *, nice: int = 0
+    ):
         self.name = name
         self.stdout_path = out_dir / f"{name}.stdout.txt"
         self.stderr_path = out_dir / f"{name}.stderr.txt"
         with self.stdout_path.open("wb") as stdout, self.stderr_path.open("wb") as stderr:
             self.started = time.perf_counter()
             self.proc = subprocess.Popen(
-                [sys.executable, "manage.py", *argv],
+                # ``nice`` execs the command: the process keeps its pid (and group).
+                [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "manage.py", *argv],
                 cwd=REPO_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,

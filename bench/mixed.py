@@ -6,8 +6,10 @@ alike) from ``--concurrency`` keep-alive clients:
 1. idle: after ``--warmup`` requests per route, ``--requests`` per route (at most
    ``--max-seconds``);
 2. loaded: ``manage.py import_members`` of ``--import-rows`` new members (the CSV the import
-   measurement uses) starts, and beside it ``POST /lead_care_managers/bulk_assign`` requests
-   of 1,000 distinct patients run back to back; the reads go on from the import's start until
+   measurement uses) starts (under ``nice -n N`` with ``--import-nice N``, as README's
+   "Command-line tools" advises beside live traffic), and beside it
+   ``POST /lead_care_managers/bulk_assign`` requests of 1,000 distinct patients run back to
+   back; the reads go on from the import's start until
    it has ended and the last bulk request has been answered.
 
 A route passes when its loaded p95 is at most ``LOADED_P95_LIMIT`` (2) times its idle p95 and
@@ -288,6 +290,7 @@ class MixedMeasurement:
                 f" failed {failures(i)}/{failures(lo)}: {verdict}"
             )
         import_run["rows"] = rows
+        import_run["nice"] = self.args.import_nice
         log("mixed: putting the data set back ...")
         removed = restore.remove_imported_members(self.url)
         touched = restore.restore_after_writes(self.url)
@@ -327,7 +330,13 @@ class MixedMeasurement:
         have ended. The import's and bulk requests' outcomes."""
         env = dict(self.env, DATABASE_URL=_with_application(self.url, IMPORT_APPLICATION))
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        running = Running("mixed_import_members", ["import_members", str(path)], env, self.out)
+        running = Running(
+            "mixed_import_members",
+            ["import_members", str(path)],
+            env,
+            self.out,
+            nice=self.args.import_nice,
+        )
         stop_bulk, done = threading.Event(), threading.Event()
         runs: list[dict] = []
         bulk = threading.Thread(

@@ -139,7 +139,9 @@ def render_section(mixed: dict[str, Any]) -> list[str]:
     if bad is not None:
         bulk_line += f"; first failure: {json.dumps(bad)[:200]}"
     import_line = (
-        f"- import_members ({imp['rows']:,} new members): {fmt_ms(imp['seconds'], 1)}s, exit"
+        f"- import_members ({imp['rows']:,} new members"
+        f"{', under nice -n ' + str(imp['nice']) if imp.get('nice') else ''}):"
+        f" {fmt_ms(imp['seconds'], 1)}s, exit"
         f" {imp['returncode']}: {imp['summary']}"
     )
     if imp.get("cpu_s") is not None:

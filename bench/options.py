@@ -48,6 +48,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--bulk-runs", type=int, default=3, help="bulk_assign requests")
     parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--import-nice",
+        type=int,
+        default=0,
+        help="mixed: run the import under nice -n N (0: at the reads' priority)",
+    )
     parser.add_argument("--assign-rows", type=int, default=100_000)
     parser.add_argument(
         "--fill-patients",
