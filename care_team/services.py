@@ -6,7 +6,7 @@ and the Django admin, so every change records the same history entry and activit
 1. lock the affected ECM patients (one ``SELECT ... FOR UPDATE``, ordered by id so that
    concurrent writers cannot deadlock), then take the time every row written is stamped with
    (after the locks: see ``LockedCareTeams``), then read their case loads and every
-   referenced user with its roles (one query each);
+   referenced user with its roles (one query each: ``care_team.locked_reads``);
 2. check and apply each item in memory, in input order;
 3. write with bulk statements: new case loads, changed case loads, history, activities
    (history and activities are append-only: built as plain rows, not model instances, and
@@ -28,15 +28,20 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
-from accounts.choices import RoleName
-from accounts.models import User, holds_role
+from accounts.models import User
 from care_team.choices import LCM_ROLES, CareTeamRole
+from care_team.locked_reads import (
+    CASE_LOAD_USERS,
+    attach_users,
+    case_loads_by_patient,
+    lock_ecm_patients,
+    users_with_roles,
+)
 from care_team.models import CaseLoad, LcmAssignmentHistory
 from ecm_admin.db import bulk_update_rows, copy_insert, updates_read_named_fields_only
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 from patients.choices import ActivityKind
-from patients.models import Activity, Patient
-from patients.selectors import ecm_patients
+from patients.models import Activity
 from patients.services import ACTIVITY_FIELDS, activity_row, actor_name
 
 MAX_REASON_LENGTH = 1000
@@ -59,7 +64,6 @@ _CASE_LOAD_FIELDS = [
     "ilcm_assigned_at",
     "updated_at",
 ]
-_CASE_LOAD_USERS = ("provider", "olcm", "ilcm")
 # Every column of a new case load but its id (a bulk write inserts them with COPY).
 _NEW_CASE_LOAD_FIELDS = (
     "patient_id",
@@ -159,7 +163,7 @@ class LockedCareTeams:
         self.bulk = bulk
         self.default_actor_name = default_actor_name
         self.acted_by_name = actor_name(actor, default_actor_name)
-        self.patients = _lock_ecm_patients(set(patient_ids), load=not bulk)
+        self.patients = lock_ecm_patients(set(patient_ids), load=not bulk)
         # The time of every row this operation writes, read once the locks are held: a writer
         # that waited for another one's lock reads it after that one committed, so the
         # patient's history and activities are in the same order by time as by id.
@@ -167,17 +171,17 @@ class LockedCareTeams:
         # Bulk on PostgreSQL: the case loads' time stamps are not read (an aware datetime costs
         # more to load than the rest of the row); a write sets those of the roles it changes.
         self.stamps_unread = bulk and updates_read_named_fields_only()
-        self.case_loads = _case_loads_by_patient(self.patients, stamps=not self.stamps_unread)
+        self.case_loads = case_loads_by_patient(self.patients, stamps=not self.stamps_unread)
         # The users the items name and those the case loads hold (one query for both).
         held = {
             user_id
             for case_load in self.case_loads.values()
-            for role in _CASE_LOAD_USERS
+            for role in CASE_LOAD_USERS
             if (user_id := getattr(case_load, f"{role}_id")) is not None
         }
-        self.users = _users_with_roles(set(user_ids) | held)
+        self.users = users_with_roles(set(user_ids) | held)
         for case_load in self.case_loads.values():
-            _attach_users(case_load, self.users)
+            attach_users(case_load, self.users)
         self.created: list[CaseLoad] = []
         self.changed: dict[int, CaseLoad] = {}
         self.changed_roles: dict[int, set[str]] = {}  # by case load id
@@ -313,7 +317,7 @@ class LockedCareTeams:
             # one statement per set of changed roles, at most seven.
             groups: dict[tuple[str, ...], list[CaseLoad]] = {}
             for pk, case_load in self.changed.items():
-                roles = tuple(role for role in _CASE_LOAD_USERS if role in self.changed_roles[pk])
+                roles = tuple(role for role in CASE_LOAD_USERS if role in self.changed_roles[pk])
                 groups.setdefault(roles, []).append(case_load)
             for roles, case_loads in groups.items():
                 stamps = [f"{role}_assigned_at" for role in roles]
@@ -326,67 +330,6 @@ class LockedCareTeams:
 
 def _display(user: User | None) -> str:
     return (user.name or user.email) if user is not None else "nobody"
-
-
-def _lock_ecm_patients(patient_ids: set[int], *, load: bool = True) -> dict[int, Patient | None]:
-    """Lock the ECM patients among ``patient_ids``; every care-team writer takes these locks.
-
-    The case loads are read by a later statement, so a writer that waited for a lock sees what
-    the previous one committed (in READ COMMITTED each statement takes a fresh snapshot).
-    Without ``load`` the patients are locked but not loaded (their ids map to ``None``).
-    """
-    if not patient_ids:
-        return {}
-    rows = (
-        ecm_patients()
-        .filter(pk__any_of=sorted(patient_ids))
-        .order_by("pk")
-        .select_for_update(of=("self",))
-    )
-    if not load:
-        return dict.fromkeys(rows.values_list("pk", flat=True))
-    return {patient.pk: patient for patient in rows.only("id", "first_name", "last_name")}
-
-
-def _case_loads_by_patient(
-    patients: dict[int, Patient | None], *, stamps: bool = True
-) -> dict[int, CaseLoad]:
-    """The patients' case loads, without their users (``_attach_users`` adds those).
-
-    Without ``stamps``, the time stamps (``created_at``, ``updated_at``, ``*_assigned_at``)
-    are left unread.
-    """
-    if not patients:
-        return {}
-    rows = CaseLoad.objects.filter(patient_id__any_of=list(patients))
-    if not stamps:
-        rows = rows.only("id", "patient", *_CASE_LOAD_USERS)
-    case_loads = {}
-    for case_load in rows:
-        if (patient := patients[case_load.patient_id]) is not None:
-            case_load.patient = patient
-        case_loads[case_load.patient_id] = case_load
-    return case_loads
-
-
-def _attach_users(case_load: CaseLoad, users: dict[int, User]) -> None:
-    """Fill the case load's provider, oLCM and iLCM from ``users`` (as ``select_related``)."""
-    for role in _CASE_LOAD_USERS:
-        user_id = getattr(case_load, f"{role}_id")
-        if user_id is not None:
-            CaseLoad._meta.get_field(role).set_cached_value(case_load, users[user_id])
-
-
-def _users_with_roles(user_ids: set[int]) -> dict[int, User]:
-    if not user_ids:
-        return {}
-
-    rows = (
-        User.objects.filter(pk__any_of=list(user_ids))
-        .only("id", "email", "first_name", "last_name", "is_active")
-        .annotate(is_lcm=holds_role(RoleName.ECM), is_provider=holds_role(RoleName.PROVIDER))
-    )
-    return {user.pk: user for user in rows}
 
 
 def _user_ids(items: Iterable[Assignment]) -> set[int]:

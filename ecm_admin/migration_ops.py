@@ -1,5 +1,6 @@
 """Operations shared by the apps' migrations."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.apps import apps as global_apps
@@ -39,23 +40,28 @@ def frequent_vacuum(table: str) -> migrations.RunPython:
     return migrations.RunPython(apply, revert, elidable=False)
 
 
-def postgresql_script(app_label: str, forward: str, backward: str) -> migrations.RunPython:
+def postgresql_script(
+    app_label: str, forward: str | Sequence[str], backward: str | Sequence[str]
+) -> migrations.RunPython:
     """PostgreSQL only: run ``<app>/sql/<forward>`` (and ``<backward>`` to reverse), each a
     script of several statements (functions with ``$$`` bodies, triggers), as one simple
-    query. Other databases: nothing to do.
+    query; a list of scripts runs in its order. Other databases: nothing to do.
 
     A script is the one definition of what it creates; a later change is a new script (a
     migration must keep doing what it did when it was applied).
     """
 
-    def runner(name: str):
+    def runner(names: str | Sequence[str]):
+        names = [names] if isinstance(names, str) else list(names)
+
         def run(apps, schema_editor):
             if schema_editor.connection.vendor != "postgresql":
                 return
             folder = Path(global_apps.get_app_config(app_label).path) / "sql"
-            script = (folder / name).read_text()
-            with schema_editor.connection.cursor() as cursor:
-                cursor.execute(script)
+            for name in names:
+                script = (folder / name).read_text()
+                with schema_editor.connection.cursor() as cursor:
+                    cursor.execute(script)
 
         return run
 

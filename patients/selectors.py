@@ -1,13 +1,18 @@
 """Every read of patient records."""
 
+from __future__ import annotations
+
 from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.db.models import DateTimeField, IntegerField, QuerySet
+from django.db.models import DateTimeField, Exists, IntegerField, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from care_team.models import CaseLoad
+from ecm_admin.pagination import PageRequest, paginate
 from ecm_admin.statements import Select
+from patients import search, worklist
 from patients.models import (
     EcmAuthorization,
     EcmEligibilityInformation,
@@ -15,6 +20,10 @@ from patients.models import (
     Patient,
     member_id_key,
 )
+from patients.serializers import patient_list_item
+
+if TYPE_CHECKING:
+    from patients.filtersets import PatientFilterSet
 
 # The care team is rendered with every patient: provider, oLCM and iLCM names.
 CASE_LOAD_RELATED = ("case_load__provider", "case_load__olcm", "case_load__ilcm")
@@ -210,3 +219,117 @@ def patient_detail(*, patient_id: int) -> dict | None:
     patient["ecm_authorizations"] = _AUTHORIZATIONS.dicts([patient_id])
     patient["ecm_status_history"] = _STATUS_HISTORY.dicts([patient_id])
     return patient
+
+
+# --- the list -----------------------------------------------------------------------------
+
+
+def patient_page(*, filters: PatientFilterSet, sort: tuple[str, bool], page: PageRequest) -> dict:
+    """One page of the patient list, the response body: ``{"patients": [...], "pagination"}``.
+
+    ``filters``: a validated FilterSet; ``sort``: ``(sort key, descending)`` from
+    ``parse_sort``; ``page``: the page asked for. A search alone in id order on PostgreSQL is
+    read from the search table alone (``search.search_table_page``: page and exact count);
+    any other list is the filtered queryset in its order, counted by ``patient_count``.
+    """
+    # Imported here: the FilterSet's worklist filters import this module (through
+    # patients.worklist).
+    from patients.filtersets import ordered_patients
+
+    sort_key, descending = sort
+    rows = {"load": patient_rows, "row_id": patient_row_id, "render": patient_list_item}
+    term = search.search_table_term(filters.criteria(), sort_key)
+    if term is not None:
+        ids, total = search.search_table_page(term, descending, page.offset, page.per_page)
+        return paginate(None, page, "patients", count=total, page_ids=ids, **rows)
+    queryset = ordered_patients(filters.filtered(), sort_key, descending)
+    return paginate(queryset, page, "patients", count=patient_count(filters), **rows)
+
+
+def patient_count(filters: PatientFilterSet) -> int:
+    """How many patients a validated FilterSet selects: exact.
+
+    A search alone reads the counts kept per 3-character term, a worklist filter alone the
+    counts kept by day, no filter the stored total (where the database keeps them); otherwise
+    the rows of ``counted_rows`` are counted.
+    """
+    criteria = filters.criteria()
+    if set(criteria) == {"search"}:
+        known = search.search_gram_count(criteria["search"])
+        if known is not None:
+            return known
+    known = _worklist_count(criteria, today=filters.today)
+    if known is not None:
+        return known
+    rows = counted_rows(filters)
+    return ecm_patient_count() if rows is None else rows.count()
+
+
+def counted_rows(filters: PatientFilterSet) -> QuerySet | None:
+    """The rows ``patient_count`` counts; None when no criterion is given (the stored total).
+
+    The same criteria as the FilterSet's queryset, applied to the eligibility rows instead of
+    the patients: every ECM patient has exactly one eligibility row, so counting those needs
+    no join to the patient table (the status and acuity filters become index-only counts). A
+    search alone on PostgreSQL counts rows of the search table alone.
+    """
+    criteria = filters.criteria()
+    if not criteria:
+        return None
+    if set(criteria) == {"search"} and search.search_table_usable(criteria["search"]):
+        return search.search_table_matches(criteria["search"])
+    rows = EcmEligibilityInformation.objects.all()
+    for name, value in criteria.items():
+        condition = _worklist_condition(name, value, today=filters.today)
+        rows = rows.filter(_ELIGIBILITY_CRITERIA[name](value) if condition is None else condition)
+    return rows
+
+
+def _worklist_count(criteria: dict, *, today) -> int | None:
+    """A worklist filter alone (``criteria``: the given filters), counted from the counts
+    kept by day (PostgreSQL); otherwise None."""
+    if set(criteria) == {"authorization_expiring_within_days"}:
+        days = criteria["authorization_expiring_within_days"]
+        return worklist.expiring_count(days, on=today)
+    if set(criteria) == {"missing_active_authorization"}:
+        missing = criteria["missing_active_authorization"] == "true"
+        return worklist.missing_active_count(missing, on=today)
+    return None
+
+
+def _worklist_condition(name: str, value, *, today) -> Q | None:
+    """A worklist filter as a condition on an eligibility row; None for other filters."""
+    if name == "authorization_expiring_within_days":
+        return worklist.expiring_within(value, on=today, patient="patient_id")
+    if name == "missing_active_authorization":
+        return worklist.missing_active(value == "true", on=today, patient="patient_id")
+    return None
+
+
+def _has_case_load(**conditions) -> Exists:
+    return Exists(CaseLoad.objects.filter(patient_id=OuterRef("patient_id"), **conditions))
+
+
+# Each other filter of PatientFilterSet as a condition on an eligibility row (for
+# ``counted_rows``). tests/patients/test_counts_and_search.py checks every one, and every pair,
+# against the patient query.
+_ELIGIBILITY_CRITERIA = {
+    "search": lambda term: Q(patient_id__in=search.search_patient_ids(term)),
+    "status": lambda value: Q(member_record_status=value),
+    "acuity_level": lambda value: Q(acuity_level=value),
+    "provider_id": lambda value: _has_case_load(provider_id=value),
+    "olcm_user_id": lambda value: _has_case_load(olcm_id=value),
+    "ilcm_user_id": lambda value: _has_case_load(ilcm_id=value),
+    "authorization_status": lambda term: Exists(
+        EcmAuthorization.objects.filter(patient_id=OuterRef("patient_id"), status__iexact=term)
+    ),
+    "missing_lcm": lambda value: (
+        ~_has_case_load(
+            **{
+                "olcm": {"olcm_id__isnull": False},
+                "ilcm": {"ilcm_id__isnull": False},
+                "any": {"olcm_id__isnull": False, "ilcm_id__isnull": False},
+            }[value]
+        )
+    ),
+}

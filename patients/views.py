@@ -11,17 +11,11 @@ from audit.models import Action
 from audit.services import access_report
 from ecm_admin.exceptions import UnprocessableEntity
 from ecm_admin.inputs import json_object, parse_id, reject_unknown_keys
-from ecm_admin.pagination import page_request, paginate
+from ecm_admin.pagination import page_request
 from patients import selectors, services
 from patients.etags import if_match_check, representation_etag
-from patients.filtersets import (
-    PatientFilterSet,
-    filter_value,
-    order_patients,
-    parse_sort,
-    search_table_page,
-)
-from patients.serializers import parse_patient_update, patient_detail, patient_list_item
+from patients.filtersets import PatientFilterSet, filter_value, parse_sort
+from patients.serializers import parse_patient_update, patient_detail
 
 PLURAL = "patients"
 FILTER_BODY_KEYS = ("search", "sort_by", "sort_dir", "page", "per_page", "filters")
@@ -30,15 +24,8 @@ FILTER_BODY_KEYS = ("search", "sort_by", "sort_dir", "page", "per_page", "filter
 def _patients_page(*, filters: Mapping[str, Any], sort_by, sort_dir, paging: Mapping) -> dict:
     filterset = PatientFilterSet(data=filters, queryset=selectors.ecm_patients())
     filterset.validate()
-    sort_key, descending = parse_sort(sort_by, sort_dir)
-    page = page_request(paging)
-    rows = {"load": selectors.patient_rows, "row_id": selectors.patient_row_id}
-    term = filterset.search_table_term(sort_key)
-    if term is not None:
-        ids, total = search_table_page(term, descending, page.offset, page.per_page)
-        return paginate(None, page, PLURAL, patient_list_item, count=total, page_ids=ids, **rows)
-    queryset = order_patients(filterset.filtered(), sort_by, sort_dir)
-    return paginate(queryset, page, PLURAL, patient_list_item, count=filterset.count(), **rows)
+    sort = parse_sort(sort_by, sort_dir)
+    return selectors.patient_page(filters=filterset, sort=sort, page=page_request(paging))
 
 
 class PatientListView(APIView):

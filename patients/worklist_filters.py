@@ -1,10 +1,9 @@
 """The authorization worklist's filters of ``PatientFilterSet`` (which inherits them):
 ``authorization_expiring_within_days`` and ``missing_active_authorization``. The rule is
-``patients.worklist``'s; here are its parameters, and its conditions on the rows the list
-counts."""
+``patients.worklist``'s; here are its parameters."""
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
 from patients import worklist
@@ -45,22 +44,3 @@ class WorklistFilters(filters.FilterSet):
         self, queryset: QuerySet, name: str, value: str
     ) -> QuerySet:
         return queryset.filter(worklist.missing_active(value == "true", on=self.today))
-
-    def worklist_count(self, criteria: dict) -> int | None:
-        """A worklist filter alone (``criteria``: the given filters), counted from the counts
-        kept by day (PostgreSQL); otherwise None."""
-        if set(criteria) == {"authorization_expiring_within_days"}:
-            days = criteria["authorization_expiring_within_days"]
-            return worklist.expiring_count(days, on=self.today)
-        if set(criteria) == {"missing_active_authorization"}:
-            missing = criteria["missing_active_authorization"] == "true"
-            return worklist.missing_active_count(missing, on=self.today)
-        return None
-
-    def worklist_condition(self, name: str, value) -> Q | None:
-        """A worklist filter as a condition on an eligibility row; None for other filters."""
-        if name == "authorization_expiring_within_days":
-            return worklist.expiring_within(value, on=self.today, patient="patient_id")
-        if name == "missing_active_authorization":
-            return worklist.missing_active(value == "true", on=self.today, patient="patient_id")
-        return None
