@@ -19,7 +19,7 @@ The strings of a text are taken by ``show_trgm`` (pg_trgm, in C) when the text i
 there, pg_trgm's trigrams without padding are exactly its 3-character substrings of letters and
 digits, lower-cased. Other texts (accented names) are cut with ``substr`` one by one, so no
 locale rule or trigram hash decides anything. Readers use the table only for a term whose
-``UPPER()`` is 3 ASCII letters or digits and lower-cases back to ASCII (``search_gram_count``).
+``UPPER()`` is 3 ASCII letters or digits and lower-cases back to ASCII (``patients.search.search_gram_count``).
 
 ``patients_search_rebuild()`` now rebuilds this table too. The SQL is in ``patients/sql``:
 ``search_gram_counts.sql`` and the current ``patients_search_rebuild()``, ``search_rebuild.sql``.
