@@ -14,7 +14,7 @@ from care_team.inputs import CaseloadQuery
 from care_team.planning import plans, transfer
 from care_team.planning.inputs import MAX_PLAN_PATIENTS, TransferInput
 from care_team.planning.serializers import PlanResult, render_plan
-from care_team.serializers import CaseloadSchema, render_caseload_patient
+from care_team.serializers import LeadCareManagerPatientList, render_caseload_patient
 from ecm_admin.exceptions import NotFound
 from ecm_admin.inputs import ID_SCHEMA, parse_id
 from ecm_admin.openapi import BODY_ERRORS, error_responses, response
@@ -56,7 +56,10 @@ class CaseloadActions:
         parameters=[LCM_ID, CaseloadQuery],
         responses={
             200: response(
-                CaseloadSchema, "A page of the caseload.", "Caseload", examples.CASELOAD_EXAMPLE
+                LeadCareManagerPatientList,
+                "A page of the caseload.",
+                "Caseload",
+                examples.CASELOAD_EXAMPLE,
             ),
             **error_responses(404, 422, e404=[LCM_NOT_FOUND]),
         },

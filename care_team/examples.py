@@ -1,6 +1,6 @@
 """Examples of the Lead Care Managers API document, as the OpenAPI document shows them."""
 
-from patients.schema import SEED_LIST_EXAMPLE
+from patients.examples import SEED_LIST_EXAMPLE
 
 SEED_LCM_LIST_EXAMPLE = {
     "lead_care_managers": [

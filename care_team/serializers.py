@@ -6,18 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from rest_framework import serializers as drf_serializers
-
 from accounts.models import User
-from care_team.choices import LCM_ROLES, CareTeamRole
+from care_team.choices import CareTeamRole
 from care_team.models import CaseLoad as CaseLoadModel
 from care_team.services import BulkResult
 from ecm_admin.formats import full_name, iso_timestamp
-from ecm_admin.openapi import ShapeField
 from ecm_admin.pagination import Pagination
 from ecm_admin.shapes import Spec
-from patients.schema import PatientListItemSerializer
-from patients.serializers import patient_list_item
+from patients.serializers import PatientListItem, patient_list_item
 
 # --- shapes --------------------------------------------------------------------
 
@@ -127,27 +123,21 @@ class BulkAssignAtomicFailure(BulkAssignResult):
     errors: Annotated[list[str], Spec(minItems=1)]
 
 
-# A Lead Care Manager's caseload: the patient list's items (described once, in
-# ``patients.schema``) with the roles the LCM holds.
-class CaseloadPatientSchema(PatientListItemSerializer):
-    roles = drf_serializers.ListField(
-        child=drf_serializers.ChoiceField(LCM_ROLES),
-        min_length=1,
-        help_text=(
-            "Which of the roles asked for the Lead Care Manager holds (held then, with `as_of`)."
+# A patient of a Lead Care Manager's caseload: as the patient list shows it, with the roles
+# the LCM holds.
+class LeadCareManagerPatient(PatientListItem):
+    roles: Annotated[
+        list[Literal["olcm", "ilcm"]],
+        Spec(
+            "Which of the roles asked for the Lead Care Manager holds (held then, with `as_of`).",
+            minItems=1,
         ),
-    )
-
-    class Meta:
-        ref_name = "LeadCareManagerPatient"
+    ]
 
 
-class CaseloadSchema(drf_serializers.Serializer):
-    patients = CaseloadPatientSchema(many=True)
-    pagination = ShapeField(Pagination)
-
-    class Meta:
-        ref_name = "LeadCareManagerPatientList"
+class LeadCareManagerPatientList(TypedDict):
+    patients: list[LeadCareManagerPatient]
+    pagination: Pagination
 
 
 # --- renderers -----------------------------------------------------------------
@@ -261,7 +251,7 @@ def render_history_entry(row: dict) -> AssignmentHistoryEntry:
     }
 
 
-def render_caseload_patient(row: dict, roles: list[str]) -> dict[str, Any]:
+def render_caseload_patient(row: dict, roles: list[str]) -> LeadCareManagerPatient:
     """A row of ``patients.selectors.patient_rows`` (as ``GET /patients`` renders it) with the
     roles its Lead Care Manager holds."""
     return {**patient_list_item(row), "roles": roles}

@@ -301,7 +301,8 @@ class LeadCareManagerViewSet(PlanningActions, CaseloadActions, viewsets.ViewSet)
 
 class PatientCareTeamActions:
     """The care-team routes under a patient: ``lead_care_managers`` (now, or ``as_of`` an
-    instant) and its ``history``. Actions of the patient viewset."""
+    instant) and its ``history``. Actions of the ``patients`` viewset
+    (``ecm_admin.patient_routes``)."""
 
     @extend_schema(
         operation_id="patients_lead_care_managers",
@@ -366,10 +367,3 @@ class PatientCareTeamActions:
                 row_id=lambda row: row["h.id"],
             )
         )
-
-
-class PatientCareTeamViewSet(PatientCareTeamActions, viewsets.ViewSet):
-    """The patient's care-team routes, until the patient routes are a viewset of their own."""
-
-    lookup_url_kwarg = "patient_id"
-    lookup_value_regex = "[^/]+"

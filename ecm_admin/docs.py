@@ -20,9 +20,6 @@ from rest_framework.permissions import AllowAny
 
 from ecm_admin.routers import API_PREFIX
 
-# Importing it attaches the patient routes' annotations to their views.
-from patients import schema as _patients_schema  # noqa: F401
-
 
 class _Public:
     """The schema and the documentation pages need no token and show no data."""

@@ -28,7 +28,7 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
 from ecm_admin.exceptions import UnprocessableEntity
-from ecm_admin.text import SAFE_TEXT_PATTERN
+from ecm_admin.text import SAFE_TEXT_PATTERN, UNSAFE_TEXT_CLASS
 
 MAX_ID = 2**63 - 1
 # Ids in a body: an integer, or a string of digits (at most 18, so it stays below 2**63).
@@ -39,6 +39,11 @@ ID_INPUT = {
 }
 # The empty string: "not given" for optional ids, choices and paging keys in a body.
 EMPTY = {"type": "string", "enum": [""]}
+# Blank (or white space): the same as ``null`` where a body's blank clears a value.
+BLANK = {"type": "string", "pattern": r"^\s*$"}
+# Text the service accepts (``ecm_admin.text``) with at least one character other than white
+# space: a required text that may not be blank.
+NOT_BLANK = rf"^[^{UNSAFE_TEXT_CLASS}]*[^{UNSAFE_TEXT_CLASS}\s][^{UNSAFE_TEXT_CLASS}]*$"
 
 
 # --- readers shared with the command-line tools ----------------------------------------------

@@ -2,15 +2,16 @@
 
 Each operation is described beside its view method (``@extend_schema``): its input is the
 ``Input`` declaration that validates it (``ecm_admin.inputs``), its responses the shapes its
-renderers return (``TypedDict``s, ``ecm_admin.shapes``). The patient routes are still
-described in ``patients/schema.py``. This module holds what they share: the ``Errors``
-envelope, the ``Message`` body, the error responses, the ``X-User-Token`` security scheme, the
+renderers return (``TypedDict``s, ``ecm_admin.shapes``). This module holds what they share:
+the ``Errors`` envelope, the ``Message`` body, the error responses, the patient path
+parameter, enums described as choice fields are, the ``X-User-Token`` security scheme, the
 extensions that describe inputs and shapes, and the hooks that finish the document.
 
 The pages that serve it: ``ecm_admin.docs``.
 """
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from drf_spectacular.extensions import (
@@ -18,7 +19,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import is_list_serializer
+from drf_spectacular.plumbing import build_choice_field, is_list_serializer
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
@@ -49,6 +50,21 @@ PATIENT_ID = OpenApiParameter(
     description="Patient ID. A value that is not a positive integer is 422.",
     examples=[OpenApiExample("Patient 123", value=123)],
 )
+
+
+def enum_schema(
+    choices: Sequence[tuple[str, str]], description: str = "", *, blank_and_null: bool = False
+) -> dict[str, Any]:
+    """One of ``choices`` (``(value, label)`` pairs), described as drf-spectacular describes a
+    choice field: the enum becomes a named component (``ENUM_NAME_OVERRIDES``), the labels
+    are listed after ``description``; ``blank_and_null``: ``""`` and ``null`` are accepted
+    too (they mean "not given")."""
+    field = serializers.ChoiceField(choices, allow_blank=blank_and_null, allow_null=blank_and_null)
+    schema = build_choice_field(field)
+    meta: dict[str, Any] = {"nullable": True} if blank_and_null else {}
+    if description:
+        meta["description"] = f"{description}\n\n{schema.pop('description')}"
+    return {**schema, **meta}
 
 
 def described(shape_or_serializer: Any) -> Any:
@@ -198,21 +214,6 @@ def error_responses(*statuses: int, **examples: list[str]) -> dict[int, OpenApiR
 # --- inputs and shapes -----------------------------------------------------------------------
 
 
-class ShapeField(serializers.Field):
-    """A key of a schema-only serializer whose value is a shape (``TypedDict``)."""
-
-    def __init__(self, shape: type, **kwargs: Any):
-        self.shape = shape
-        super().__init__(**kwargs)
-
-
-class ShapeFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = ShapeField
-
-    def map_serializer_field(self, auto_schema, direction):
-        return auto_schema.resolve_serializer(Shape.of(self.target.shape), direction).ref
-
-
 class InputFieldSchema(OpenApiSerializerFieldExtension):
     """An input field describes itself (``InputField.openapi_schema``)."""
 
@@ -267,7 +268,7 @@ class ApiSchema(AutoSchema):
 
 
 # Registered with drf-spectacular by being imported here.
-__all__ = ["InputFieldSchema", "ShapeExtension", "ShapeFieldSchema"]
+__all__ = ["InputFieldSchema", "ShapeExtension"]
 
 
 # --- authentication --------------------------------------------------------------------------

@@ -250,8 +250,8 @@ REST_FRAMEWORK = {
 }
 
 # --- OpenAPI (drf-spectacular): /v1/admin/clinic/ecm/openapi.json, .yaml, /docs ------------
-# Each operation is described beside its view (@extend_schema; the patient routes in
-# patients/schema.py); what they share is in ecm_admin/openapi.py.
+# Each operation is described beside its view (@extend_schema); what they share is in
+# ecm_admin/openapi.py.
 SPECTACULAR_SETTINGS = {
     "TITLE": "ECM Admin API",
     "DESCRIPTION": (

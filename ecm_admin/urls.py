@@ -11,7 +11,7 @@ urlpatterns = [
     path("", include("ecm_admin.health")),
     path("v1/auth/", include("accounts.urls")),
     path("", include("ecm_admin.docs")),  # openapi.json/.yaml and the Swagger UI page
-    path(API_PREFIX, include("patients.urls")),
+    path(API_PREFIX, include("ecm_admin.patient_routes")),  # patients and their care team
     path(API_PREFIX, include("care_team.urls")),
 ]
 

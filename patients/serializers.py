@@ -1,23 +1,127 @@
-"""Patient representations (output) exactly as the ECM Patients API shows them.
+"""Patient representations exactly as the ECM Patients API shows them: each shape declared
+once (a ``TypedDict``, which the OpenAPI document is built from) and rendered by a function.
 
 Renderers read only the rows ``patients.selectors`` returns (dicts keyed by column, such as
 ``"p.first_name"``); they never query. Blank optional values are rendered as ``null``.
 """
 
-from dataclasses import dataclass
-from typing import Any
+from __future__ import annotations
 
-from ecm_admin.exceptions import UnprocessableEntity
+import datetime as dt
+from typing import Annotated, TypedDict
+
 from ecm_admin.formats import full_name, iso_date, iso_timestamp
-from patients.models import EcmEligibilityInformation, Patient
-from patients.rules import FieldRule, RuleError, rule
+from ecm_admin.pagination import Pagination
+from ecm_admin.shapes import Spec
+from patients.choices import AcuityLevel, Gender, MemberRecordStatus
+
+# --- shapes --------------------------------------------------------------------
+
+
+class EcmEligibilitySummary(TypedDict):
+    id: int
+    member_id: str
+    cin: str | None
+    ecm_service_auth_id: str | None
+    ecm_provider_name: str | None
+    ecm_benefit_auth_eff_date: dt.date | None
+    ecm_benefit_auth_end_date: dt.date | None
+    acuity_level: AcuityLevel | None
+    member_record_status: MemberRecordStatus
+
+
+class EcmEligibilityInformation(EcmEligibilitySummary):
+    ecm_npi: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PatientCaseLoadSummary(TypedDict):
+    provider_id: int | None
+    provider_name: str | None
+    olcm_user_id: int | None
+    olcm_name: str | None
+    ilcm_user_id: int | None
+    ilcm_name: str | None
+
+
+class PatientCaseLoad(PatientCaseLoadSummary):
+    id: int
+
+
+NO_CASE_LOAD = "`null` when the patient has no case load."
+
+
+class PatientListItem(TypedDict):
+    id: int
+    name: str
+    date_of_birth: dt.date | None
+    ecm_eligibility_information: EcmEligibilitySummary
+    case_load: Annotated[PatientCaseLoadSummary | None, Spec(NO_CASE_LOAD)]
+
+
+class PatientList(TypedDict):
+    patients: list[PatientListItem]
+    pagination: Pagination
+
+
+class Address(TypedDict):
+    street: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+
+
+class EcmAuthorization(TypedDict):
+    id: int
+    auth_no: str
+    auth_type: str | None
+    authorization_type: str | None
+    status: str | None
+    start_date: dt.date | None
+    expiration_date: dt.date | None
+
+
+class EcmStatusHistoryEntry(TypedDict):
+    id: int
+    status: MemberRecordStatus
+    changed_at: dt.datetime
+    changed_by: str
+
+
+class PatientDetail(TypedDict):
+    id: int
+    name: str
+    first_name: str
+    last_name: str
+    date_of_birth: dt.date | None
+    gender: Gender | None
+    address: Address
+    phone: str | None
+    email: str | None
+    services: list[str]
+    ecm_eligibility_information: EcmEligibilityInformation
+    case_load: Annotated[PatientCaseLoad | None, Spec(NO_CASE_LOAD)]
+    ecm_authorizations: Annotated[list[EcmAuthorization], Spec("Newest `start_date` first.")]
+    ecm_status_history: Annotated[list[EcmStatusHistoryEntry], Spec("Newest `changed_at` first.")]
+    activities_count: Annotated[int, Spec(minimum=0)]
+    last_activity_at: Annotated[
+        dt.datetime | None, Spec("`null` when the patient has no activity.")
+    ]
+
+
+class PatientEnvelope(TypedDict):
+    patient: PatientDetail
+
+
+# --- renderers -----------------------------------------------------------------
 
 
 def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-def eligibility_summary(row: dict) -> dict[str, Any]:
+def eligibility_summary(row: dict) -> EcmEligibilitySummary:
     return {
         "id": row["e.id"],
         "member_id": row["e.member_id"],
@@ -31,7 +135,7 @@ def eligibility_summary(row: dict) -> dict[str, Any]:
     }
 
 
-def eligibility_detail(row: dict) -> dict[str, Any]:
+def eligibility_detail(row: dict) -> EcmEligibilityInformation:
     return {
         **eligibility_summary(row),
         "ecm_npi": _blank_to_none(row["e.ecm_npi"]),
@@ -40,7 +144,7 @@ def eligibility_detail(row: dict) -> dict[str, Any]:
     }
 
 
-def case_load_summary(row: dict) -> dict[str, Any] | None:
+def case_load_summary(row: dict) -> PatientCaseLoadSummary | None:
     """The care team's ids and names, or ``None`` when the patient has no case load."""
     if row["c.id"] is None:
         return None
@@ -54,7 +158,7 @@ def case_load_summary(row: dict) -> dict[str, Any] | None:
     }
 
 
-def patient_list_item(row: dict) -> dict[str, Any]:
+def patient_list_item(row: dict) -> PatientListItem:
     """A row of ``selectors.patient_rows``."""
     return {
         "id": row["p.id"],
@@ -65,7 +169,7 @@ def patient_list_item(row: dict) -> dict[str, Any]:
     }
 
 
-def patient_detail(row: dict) -> dict[str, Any]:
+def patient_detail(row: dict) -> PatientDetail:
     """What ``selectors.patient_detail`` returns."""
     case_load = case_load_summary(row)
     if case_load is not None:
@@ -112,118 +216,3 @@ def patient_detail(row: dict) -> dict[str, Any]:
         "activities_count": row["activities_count"],
         "last_activity_at": iso_timestamp(row["last_activity_at"]),
     }
-
-
-# --- input: the body of PUT/PATCH /patients/{id} --------------------------------
-
-# Each writable key and the rule of the model field it sets (``patients.rules``).
-PATIENT_FIELDS = {
-    "first_name": rule(Patient, "first_name"),
-    "last_name": rule(Patient, "last_name"),
-    "date_of_birth": rule(Patient, "date_of_birth"),
-    "gender": rule(Patient, "gender"),
-    "phone": rule(Patient, "phone"),
-    "email": rule(Patient, "email"),
-}
-ADDRESS_FIELDS = {
-    "street": rule(Patient, "street"),
-    "city": rule(Patient, "city"),
-    "state": rule(Patient, "state"),
-    "zip": rule(Patient, "zip_code"),
-}
-ELIGIBILITY_FIELDS = {
-    key: rule(EcmEligibilityInformation, key)
-    for key in (
-        "member_id",
-        "cin",
-        "ecm_service_auth_id",
-        "ecm_provider_name",
-        "ecm_npi",
-        "ecm_benefit_auth_eff_date",
-        "ecm_benefit_auth_end_date",
-        "acuity_level",
-        "member_record_status",
-    )
-}
-# Keys of the detail representation that are read-only: accepted and ignored, so a client
-# can send back what it read.
-PATIENT_READ_ONLY = frozenset(
-    {
-        "id",
-        "name",
-        "services",
-        "case_load",
-        "ecm_authorizations",
-        "ecm_status_history",
-        "activities_count",
-        "last_activity_at",
-        "created_at",
-        "updated_at",
-    }
-)
-ELIGIBILITY_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
-
-
-@dataclass
-class PatientChanges:
-    """Cleaned values to write, keyed by model attribute."""
-
-    patient: dict[str, Any]
-    eligibility: dict[str, Any]
-
-
-def _clean_object(
-    data: Any, fields: dict[str, FieldRule], read_only: frozenset, where: str, errors: list[str]
-) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        errors.append(f"{where} must be an object")
-        return {}
-    unknown = sorted(str(key) for key in data if key not in fields and key not in read_only)
-    if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        errors.append(f"Unknown key{plural} in {where}: {', '.join(unknown)}")
-    cleaned = {}
-    for key, field in fields.items():
-        if key in data:
-            try:
-                cleaned[field.attr] = field.clean(data[key])
-            except RuleError as exc:
-                errors.append(str(exc))
-    return cleaned
-
-
-def parse_patient_update(body: Any) -> PatientChanges:
-    """Validate ``{"patient": {...}}``; 422 with one sentence per problem."""
-    if not isinstance(body, dict):
-        raise UnprocessableEntity("Validation failed: request body must be a JSON object")
-    if "patient" not in body:
-        raise UnprocessableEntity("Validation failed: patient is required")
-    unknown_top = sorted(str(key) for key in body if key != "patient")
-    errors: list[str] = []
-    if unknown_top:
-        errors.append(f"Unknown key{'s' if len(unknown_top) > 1 else ''}: {', '.join(unknown_top)}")
-    data = body["patient"]
-    patient = _clean_object(
-        data,
-        PATIENT_FIELDS,
-        PATIENT_READ_ONLY | {"address", "ecm_eligibility_information"},
-        "patient",
-        errors,
-    )
-    eligibility: dict[str, Any] = {}
-    if isinstance(data, dict):
-        if "address" in data:
-            patient.update(
-                _clean_object(data["address"], ADDRESS_FIELDS, frozenset(), "address", errors)
-            )
-        if "ecm_eligibility_information" in data:
-            eligibility = _clean_object(
-                data["ecm_eligibility_information"],
-                ELIGIBILITY_FIELDS,
-                ELIGIBILITY_READ_ONLY,
-                "ecm_eligibility_information",
-                errors,
-            )
-    if errors:
-        raise UnprocessableEntity([f"Validation failed: {error}" for error in errors])
-    return PatientChanges(patient=patient, eligibility=eligibility)

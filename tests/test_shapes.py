@@ -73,6 +73,9 @@ def test_the_renderers_are_found():
         "care_team.serializers.render_history_entry",
         "care_team.planning.serializers.render_plan",
         "care_team.planning.serializers.render_workload",
+        "care_team.serializers.render_caseload_patient",
+        "patients.serializers.patient_list_item",
+        "patients.serializers.patient_detail",
     } <= names
 
 
@@ -130,6 +133,18 @@ def test_every_renderer_matches_its_shape(checked_renderers, admin, admin_client
         assert response.status_code == status, response.content
         return response.json()
 
+    # Patients: the list (with and without a case load), its filter, the detail and its update.
+    # The update adds an entry to the status history, which the detail then shows.
+    factories.AuthorizationFactory(patient=full, status="Approved")
+    eligibility = {"member_record_status": "continuing_member"}
+    update = {
+        "patient": {"address": {"city": "Fresno"}, "ecm_eligibility_information": eligibility}
+    }
+    ok(admin_client.patch(f"{API}/patients/{full.id}", update, format="json"))
+    for patient in (full, bare):
+        ok(admin_client.get(f"{API}/patients/{patient.id}"))
+    ok(admin_client.get(f"{API}/patients"))
+    ok(admin_client.post(f"{API}/patients/filter", {"filters": {"acuity_level": "high"}}, "json"))
     # Lead Care Managers: the list, single and bulk assignment, the care team and its history.
     ok(admin_client.get(f"{API}/lead_care_managers"))
     body = {"patient_id": bare.id, "olcm_user_id": jane.id, "reason": "Initial"}
@@ -138,6 +153,7 @@ def test_every_renderer_matches_its_shape(checked_renderers, admin, admin_client
         ok(admin_client.get(f"{API}/patients/{patient.id}/lead_care_managers"))
         ok(admin_client.get(f"{API}/patients/{patient.id}/lead_care_managers?as_of=2000-01-01"))
         ok(admin_client.get(f"{API}/patients/{patient.id}/lead_care_managers/history"))
+    ok(admin_client.get(f"{API}/lead_care_managers/{jane.id}/patients"))
     bulk = {"assignments": [{"patient_id": full.id, "ilcm_user_id": jane.id}, {"patient_id": 0}]}
     ok(admin_client.post(f"{API}/lead_care_managers/bulk_assign", bulk, format="json"))
     # Planning: the workload, a capacity, a fill and a rebalance, previewed and applied.

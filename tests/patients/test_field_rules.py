@@ -23,7 +23,7 @@ from patients.forms import AuthorizationForm, EligibilityForm, PatientForm, Rule
 from patients.importers.columns import AUTHORIZATION_COLUMNS, ELIGIBILITY_COLUMNS, PATIENT_COLUMNS
 from patients.models import EcmAuthorization, EcmEligibilityInformation, Patient
 from patients.rules import RULES, FieldRule
-from patients.serializers import ADDRESS_FIELDS, ELIGIBILITY_FIELDS, PATIENT_FIELDS
+from patients.update_input import ADDRESS_FIELDS, ELIGIBILITY_FIELDS, PATIENT_FIELDS
 from tests import factories
 from tests.admin import form_data, sign_in
 
