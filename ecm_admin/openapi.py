@@ -4,8 +4,9 @@ Each operation is described beside its view method (``@extend_schema``): its inp
 ``Input`` declaration that validates it (``ecm_admin.inputs``), its responses the shapes its
 renderers return (``TypedDict``s, ``ecm_admin.shapes``). This module holds what they share:
 the ``Errors`` envelope, the ``Message`` body, the error responses, the patient path
-parameter, enums described as choice fields are, the ``X-User-Token`` security scheme, the
-extensions that describe inputs and shapes, and the hooks that finish the document.
+parameter, enums described as drf-spectacular describes choice fields (``enum_schema``), the
+``X-User-Token`` security scheme, the extensions that describe inputs and shapes, and the
+hooks that finish the document.
 
 The pages that serve it: ``ecm_admin.docs``.
 """

@@ -41,7 +41,7 @@ SORT_BY_DESCRIPTION = (
 )
 SORT_DIR_DESCRIPTION = "`ASC` (default) or `DESC`, case-insensitive."
 SORT_DIR_PATTERN = r"^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])$"
-STATUS_DESCRIPTION = (
+AUTHORIZATION_STATUS_DESCRIPTION = (
     "The patient has at least one authorization with this status (case-insensitive)."
 )
 MISSING_LCM_DESCRIPTION = (
@@ -73,10 +73,6 @@ class DescribedField(InputField):
     def __init__(self, *, query: dict[str, Any], body: dict[str, Any], **kwargs: Any):
         self.query, self.body = query, body
         super().__init__(**kwargs)
-
-    def __deepcopy__(self, memo):
-        # An input's fields are copied for every request: the schemas need not be.
-        return type(self)(*self._args, **self._kwargs)
 
     def openapi_schema(self) -> dict[str, Any]:
         return dict(self.query if getattr(self.root, "in_query", False) else self.body)
@@ -136,7 +132,7 @@ class PatientFilters(Input):
             "type": "string",
             "maxLength": 30,
             "pattern": SAFE_TEXT_PATTERN,
-            "description": STATUS_DESCRIPTION,
+            "description": AUTHORIZATION_STATUS_DESCRIPTION,
         },
         body={
             # Filter values are read as text: a number is taken as its decimal string (which
@@ -146,7 +142,7 @@ class PatientFilters(Input):
                 {"type": "number", "minimum": -(10**29) + 1, "maximum": 10**30 - 1},
             ],
             "nullable": True,
-            "description": STATUS_DESCRIPTION,
+            "description": AUTHORIZATION_STATUS_DESCRIPTION,
         },
     )
     missing_lcm = _choice_filter(MISSING_LCM_CHOICES, MISSING_LCM_DESCRIPTION)

@@ -98,9 +98,6 @@ class RuleField(InputField):
         self.rule, self.schema = rule, schema
         super().__init__(**kwargs)
 
-    def __deepcopy__(self, memo):
-        return type(self)(*self._args, **self._kwargs)
-
     def run_validation(self, data: Any = empty) -> Any:
         if data is empty:
             raise SkipField()
