@@ -88,7 +88,9 @@ class Harness:
             machine = machine_description(conn)
             contents = dataset_contents(conn)
             sample_ids = sample_patient_ids(conn, self.marker_patients, self.args.seed)
-            caseload = largest_caseload(conn) if self.wanted("lcm_patients") else (1, 0)
+            # The mixed load reads every route, the caseload one included.
+            caseload_read = self.wanted("lcm_patients") or self.wanted(MIXED_NAME)
+            caseload = largest_caseload(conn) if caseload_read else (1, 0)
             lcm_ids = active_user_ids(conn, "ecm")
             provider_ids = active_user_ids(conn, "provider")
             warmed = prewarm(conn) if self.args.prewarm else {"skipped": True}
