@@ -6,8 +6,7 @@ alike) from ``--concurrency`` keep-alive clients:
 1. idle: after ``--warmup`` requests per route, ``--requests`` per route (at most
    ``--max-seconds``);
 2. loaded: ``manage.py import_members`` of ``--import-rows`` new members (the CSV the import
-   measurement uses) starts (under ``nice -n N`` with ``--import-nice N``, as README's
-   "Command-line tools" advises beside live traffic), and beside it
+   measurement uses) starts (under ``nice -n N`` with ``--import-nice N``), and beside it
    ``POST /lead_care_managers/bulk_assign`` requests of 1,000 distinct patients run back to
    back; the reads go on from the import's start until
    it has ended and the last bulk request has been answered.
