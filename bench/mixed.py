@@ -6,7 +6,8 @@ alike) from ``--concurrency`` keep-alive clients:
 1. idle: after ``--warmup`` requests per route, ``--requests`` per route (at most
    ``--max-seconds``);
 2. loaded: ``manage.py import_members`` of ``--import-rows`` new members (the CSV the import
-   measurement uses) starts (under ``nice -n N`` with ``--import-nice N``), and beside it
+   measurement uses) starts (under ``nice -n N`` with ``--import-nice N``; paced with
+   ``--import-rate N``: ``import_members --rows-per-second N``), and beside it
    ``POST /lead_care_managers/bulk_assign`` requests of 1,000 distinct patients run back to
    back; the reads go on from the import's start until
    it has ended and the last bulk request has been answered.
@@ -290,6 +291,7 @@ class MixedMeasurement:
             )
         import_run["rows"] = rows
         import_run["nice"] = self.args.import_nice
+        import_run["rate"] = self.args.import_rate
         log("mixed: putting the data set back ...")
         removed = restore.remove_imported_members(self.url)
         touched = restore.restore_after_writes(self.url)
@@ -331,7 +333,11 @@ class MixedMeasurement:
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         running = Running(
             "mixed_import_members",
-            ["import_members", str(path)],
+            [
+                "import_members",
+                str(path),
+                *(["--rows-per-second", str(rate)] if (rate := self.args.import_rate) else []),
+            ],
             env,
             self.out,
             nice=self.args.import_nice,

@@ -140,7 +140,8 @@ def render_section(mixed: dict[str, Any]) -> list[str]:
         bulk_line += f"; first failure: {json.dumps(bad)[:200]}"
     import_line = (
         f"- import_members ({imp['rows']:,} new members"
-        f"{', under nice -n ' + str(imp['nice']) if imp.get('nice') else ''}):"
+        f"{', under nice -n ' + str(imp['nice']) if imp.get('nice') else ''}"
+        f"{', --rows-per-second ' + str(imp['rate']) if imp.get('rate') else ''}):"
         f" {fmt_ms(imp['seconds'], 1)}s, exit"
         f" {imp['returncode']}: {imp['summary']}"
     )

@@ -54,6 +54,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0,
         help="mixed: run the import under nice -n N (0: at the reads' priority)",
     )
+    parser.add_argument(
+        "--import-rate",
+        type=int,
+        default=0,
+        help="mixed: import_members --rows-per-second N (0: as fast as it goes)",
+    )
     parser.add_argument("--assign-rows", type=int, default=100_000)
     parser.add_argument(
         "--fill-patients",

@@ -52,3 +52,25 @@ class Progress:
             text = f"\r{self.label} {self.done}"
         self.stream.write(text)
         self.stream.flush()
+
+
+class Pace:
+    """At most ``rate`` rows a second on average: ``pace(n)`` after each batch of ``n`` rows
+    sleeps until the rows done so far are due (``rows / rate`` seconds after the first call's
+    start). A command given it leaves the CPU and the database to the service's requests
+    between its batches, as an online schema tool throttles its copy."""
+
+    def __init__(self, rate: float, *, clock=None, sleep=None):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._clock = clock or time.monotonic
+        self._sleep = sleep
+        self._started = self._clock()
+        self.rows = 0
+
+    def __call__(self, rows: int) -> None:
+        self.rows += rows
+        ahead = self._started + self.rows / self.rate - self._clock()
+        if ahead > 0:
+            (self._sleep or time.sleep)(ahead)

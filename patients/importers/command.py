@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.core.management.base import CommandError, CommandParser
 from audit.commands import AuditedCommand
 from audit.models import Action
 from ecm_admin.csvfiles import CsvFileError, CsvReader
-from ecm_admin.progress import Progress
+from ecm_admin.progress import Pace, Progress
 from patients.importers.report import ImportFileError, ImportInterrupted, ImportReport
 
 
@@ -32,20 +33,44 @@ class CsvImportCommand(AuditedCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="validate and report, write nothing"
         )
+        parser.add_argument(
+            "--rows-per-second",
+            type=_rate,
+            metavar="N",
+            help=(
+                "at most N rows a second on average, pausing between chunks: for an import "
+                "beside live traffic (default: as fast as it goes)"
+            ),
+        )
 
-    def handle(self, *args: Any, file: str, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        file: str,
+        dry_run: bool,
+        rows_per_second: int | None = None,
+        **options: Any,
+    ) -> None:
         interrupted: ImportInterrupted | None = None
         try:
             with CsvReader(file) as reader:
                 bar = Progress(None, label=f"Importing {self.label}")
                 if bar.enabled:  # counting the records is a pass over the file of its own
                     bar.total = reader.count()
+                on_progress = bar.advance
+                if rows_per_second is not None:
+                    pace = Pace(rows_per_second)
+
+                    def on_progress(rows: int) -> None:
+                        bar.advance(rows)
+                        pace(rows)
+
                 with bar:
                     report = self.importer(
                         header=reader.header,
                         records=reader.records(),
                         dry_run=dry_run,
-                        on_progress=bar.advance,
+                        on_progress=on_progress,
                     )
         except CsvFileError as exc:
             raise CommandError(str(exc)) from exc
@@ -68,3 +93,9 @@ class CsvImportCommand(AuditedCommand):
         for error in report.errors:
             self.stderr.write(str(error))
         self.stdout.write(f"Imported {name}: {report.summary()}")
+
+
+def _rate(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of rows, at least 1")
+    return int(value)

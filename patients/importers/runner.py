@@ -58,7 +58,11 @@ def run(
             _write_chunk(importer, chunk, validated, report)
             next_line = chunk[-1].line + 1
             if on_progress is not None:
-                on_progress(len(chunk))
+                try:
+                    on_progress(len(chunk))
+                except BaseException as exc:  # a Ctrl-C while it draws or pauses
+                    pending.cancel()
+                    raise ImportInterrupted(report, next_line, exc) from exc
     return report
 
 
