@@ -96,6 +96,6 @@ class CsvImportCommand(AuditedCommand):
 
 
 def _rate(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise argparse.ArgumentTypeError("must be a whole number of rows, at least 1")
     return int(value)

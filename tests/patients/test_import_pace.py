@@ -60,7 +60,7 @@ def test_the_command_paces_the_import_and_lands_every_row(tmp_path):
     assert 4 < pause.args[0] <= 5
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "1.5", "many"])
+@pytest.mark.parametrize("value", ["0", "-3", "1.5", "many", "²"])
 def test_a_rate_that_is_not_a_whole_number_of_rows_is_refused(tmp_path, value):
     path = write_csv(tmp_path / "members.csv", [member()])
 
