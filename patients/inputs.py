@@ -21,13 +21,8 @@ from ecm_admin.openapi import enum_schema
 from ecm_admin.pagination import PageField, PerPageField
 from ecm_admin.text import SAFE_TEXT_PATTERN
 from patients.choices import AcuityLevel, MemberRecordStatus
-from patients.filtersets import (
-    MAX_SEARCH_LENGTH,
-    MISSING_LCM_CHOICES,
-    SORT_DIRECTIONS,
-    SORT_FIELDS,
-    filter_value,
-)
+from patients.filtersets import MAX_SEARCH_LENGTH, MISSING_LCM_CHOICES, filter_value
+from patients.sorting import SORT_DIRECTIONS, SORT_FIELDS
 from patients.worklist import MAX_EXPIRING_WITHIN_DAYS
 from patients.worklist_filters import BOOLEAN_CHOICES
 

@@ -21,6 +21,7 @@ from patients.models import (
     member_id_key,
 )
 from patients.serializers import patient_list_item
+from patients.sorting import ordered_patients
 
 if TYPE_CHECKING:
     from patients.filtersets import PatientFilterSet
@@ -232,10 +233,6 @@ def patient_page(*, filters: PatientFilterSet, sort: tuple[str, bool], page: Pag
     read from the search table alone (``search.search_table_page``: page and exact count);
     any other list is the filtered queryset in its order, counted by ``patient_count``.
     """
-    # Imported here: the FilterSet's worklist filters import this module (through
-    # patients.worklist).
-    from patients.filtersets import ordered_patients
-
     sort_key, descending = sort
     rows = {"load": patient_rows, "row_id": patient_row_id, "render": patient_list_item}
     term = search.search_table_term(filters.criteria(), sort_key)

@@ -24,9 +24,10 @@ from ecm_admin.pagination import page_request
 from ecm_admin.text import SAFE_TEXT_PATTERN
 from patients import examples, selectors, services
 from patients.etags import if_match_check, representation_etag
-from patients.filtersets import PatientFilterSet, parse_sort
+from patients.filtersets import PatientFilterSet
 from patients.inputs import PatientFilterInput, PatientListQuery, list_request
 from patients.serializers import PatientEnvelope, PatientList, patient_detail
+from patients.sorting import parse_sort
 from patients.update_input import ELIGIBILITY_FIELDS, PatientUpdateInput, patient_changes
 
 PLURAL = "patients"

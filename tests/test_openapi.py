@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from patients.choices import AcuityLevel, Gender, MemberRecordStatus
-from patients.filtersets import SORT_FIELDS
+from patients.sorting import SORT_FIELDS
 from tests import factories
 from tests.openapi_contract import SCHEMA_URL, load_contract, validate
 

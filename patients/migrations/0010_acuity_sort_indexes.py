@@ -3,7 +3,7 @@
 ``sort_by=acuity_level`` orders by the level's rank (low, medium, high; none last in both
 directions), a ``CASE`` expression: without an index on that expression every list sorted by
 acuity read and sorted all eligibility rows (650-800 ms at 1,000,000 patients). These
-indexes hold the same expression as ``patients.filtersets.order_patients`` builds, with the
+indexes hold the same expression as ``patients.sorting.order_patients`` builds, with the
 patient id as the tie-breaker, one per direction (missing levels last either way, as in
 migration 0004). ``tests/patients/test_query_plans.py`` checks that the list's query uses them.
 """

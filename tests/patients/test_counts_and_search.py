@@ -15,8 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from care_team.models import CaseLoad
 from ecm_admin.pagination import PageRequest, paginate
 from patients import selectors, services
-from patients.filtersets import PatientFilterSet, order_patients
+from patients.filtersets import PatientFilterSet
 from patients.models import EcmEligibilityInformation, Patient, PatientSearchText
+from patients.sorting import order_patients
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,10 @@ import pytest
 from django.db import connection
 
 from patients import selectors
-from patients.filtersets import PatientFilterSet, order_patients
+from patients.filtersets import PatientFilterSet
 from patients.models import EcmEligibilityInformation
 from patients.search import SearchTableStatements
+from patients.sorting import order_patients
 from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
