@@ -9,8 +9,8 @@ alike) from ``--concurrency`` keep-alive clients:
    measurement uses) starts (under ``nice -n N`` with ``--import-nice N``; paced with
    ``--import-rate N``: ``import_members --rows-per-second N``), and beside it
    ``POST /lead_care_managers/bulk_assign`` requests of 1,000 distinct patients run back to
-   back; the reads go on from the import's start until
-   it has ended and the last bulk request has been answered.
+   back (at most ``--mixed-bulk-runs N`` of them when N is not 0); the reads go on from the
+   import's start until it has ended and the last bulk request has been answered.
 
 A route passes when its loaded p95 is at most ``LOADED_P95_LIMIT`` (2) times its idle p95 and
 no request of either window failed (any status other than 2xx, or no answer). The import's and
@@ -210,15 +210,21 @@ def bulk_bodies(
 
 
 def bulk_loop(
-    port: int, token: str, bodies: Iterator[dict], stop: threading.Event, runs: list[dict]
+    port: int,
+    token: str,
+    bodies: Iterator[dict],
+    stop: threading.Event,
+    runs: list[dict],
+    most: int = 0,
 ) -> None:
-    """Bulk requests one after the other until ``stop`` (at least one; none after a 404)."""
+    """Bulk requests one after the other until ``stop`` (at least one; none after a 404), or
+    ``most`` of them when it is not 0."""
     client = Client(port, token)
     try:
         while True:
             answer = client.send("POST", BULK_PATH, json.dumps(next(bodies)).encode())
             runs.append(bulk_run(answer))
-            if stop.is_set() or answer.status == 404:
+            if stop.is_set() or answer.status == 404 or len(runs) == most:
                 return
             if answer.status is None:
                 time.sleep(0.1)  # no answer: not a tight loop
@@ -345,7 +351,9 @@ class MixedMeasurement:
         stop_bulk, done = threading.Event(), threading.Event()
         runs: list[dict] = []
         bulk = threading.Thread(
-            target=bulk_loop, args=(self.port, self.token, bodies, stop_bulk, runs), daemon=True
+            target=bulk_loop,
+            args=(self.port, self.token, bodies, stop_bulk, runs, self.args.mixed_bulk_runs),
+            daemon=True,
         )
         bulk.start()
         timeout = self.args.command_timeout

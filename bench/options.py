@@ -55,6 +55,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="mixed: run the import under nice -n N (0: at the reads' priority)",
     )
     parser.add_argument(
+        "--mixed-bulk-runs",
+        type=int,
+        default=0,
+        help="mixed: at most N bulk_assign requests beside the import (0: until it ends)",
+    )
+    parser.add_argument(
         "--import-rate",
         type=int,
         default=0,

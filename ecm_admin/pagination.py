@@ -138,12 +138,14 @@ def page_request(params: Mapping[str, Any]) -> PageRequest:
     return PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
 
 
-def _page_ids(queryset: QuerySet, request: PageRequest, total: int) -> list[int]:
-    """The page's ids. Past the middle, the mirrored page of the reversed order is read
-    instead (the ordering always ends in the id, so it is total and reverses exactly), so
-    the last page skips as few rows as the first.
+def ordered_page_ids(
+    queryset: QuerySet, request: PageRequest, total: int, *, field: str = "pk"
+) -> list[int]:
+    """The page's ids (``field`` of each row). Past the middle, the mirrored page of the
+    reversed order is read instead (the ordering always ends in the id, so it is total and
+    reverses exactly), so the last page skips as few rows as the first.
     """
-    ids = queryset.values_list("pk", flat=True)
+    ids = queryset.values_list(field, flat=True)
     if request.offset <= total // 2:
         return list(ids[request.offset : request.offset + request.per_page])
     take = min(request.per_page, total - request.offset)
@@ -182,7 +184,7 @@ def paginate(
         rows = list(queryset[window])
     else:
         if ids is None:
-            ids = _page_ids(queryset, request, total)
+            ids = ordered_page_ids(queryset, request, total)
         by_id = {row_id(row): row for row in load(ids)} if ids else {}
         rows = [by_id[pk] for pk in ids if pk in by_id]
     return {

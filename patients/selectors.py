@@ -10,7 +10,7 @@ from django.db.models import DateTimeField, Exists, IntegerField, OuterRef, Q, Q
 
 from accounts.models import User
 from care_team.models import CaseLoad
-from ecm_admin.pagination import PageRequest, paginate
+from ecm_admin.pagination import PageRequest, ordered_page_ids, paginate
 from ecm_admin.statements import Select
 from patients import search, worklist
 from patients.models import (
@@ -231,16 +231,35 @@ def patient_page(*, filters: PatientFilterSet, sort: tuple[str, bool], page: Pag
     ``filters``: a validated FilterSet; ``sort``: ``(sort key, descending)`` from
     ``parse_sort``; ``page``: the page asked for. A search alone in id order on PostgreSQL is
     read from the search table alone (``search.search_table_page``: page and exact count);
-    any other list is the filtered queryset in its order, counted by ``patient_count``.
+    no filter in id order from the eligibility records' patient index alone
+    (``_unfiltered_page_ids``); any other list is the filtered queryset in its order, counted
+    by ``patient_count``.
     """
     sort_key, descending = sort
     rows = {"load": patient_rows, "row_id": patient_row_id, "render": patient_list_item}
-    term = search.search_table_term(filters.criteria(), sort_key)
+    criteria = filters.criteria()
+    term = search.search_table_term(criteria, sort_key)
     if term is not None:
         ids, total = search.search_table_page(term, descending, page.offset, page.per_page)
         return paginate(None, page, "patients", count=total, page_ids=ids, **rows)
+    if not criteria and sort_key == "id":
+        total = ecm_patient_count()
+        ids = _unfiltered_page_ids(descending, page, total)
+        return paginate(None, page, "patients", count=total, page_ids=ids, **rows)
     queryset = ordered_patients(filters.filtered(), sort_key, descending)
     return paginate(queryset, page, "patients", count=patient_count(filters), **rows)
+
+
+def _unfiltered_page_ids(descending: bool, page: PageRequest, total: int) -> list[int]:
+    """One page of every ECM patient's id in id order, read from the eligibility records'
+    unique patient index alone: each ECM patient has exactly one eligibility record, so its
+    patient ids are theirs, and a deep page walks one index instead of joining two (from the
+    nearer end, as every list page)."""
+    if page.offset >= total:
+        return []
+    order = "-patient_id" if descending else "patient_id"
+    records = EcmEligibilityInformation.objects.order_by(order)
+    return ordered_page_ids(records, page, total, field="patient_id")
 
 
 def patient_count(filters: PatientFilterSet) -> int:

@@ -260,6 +260,17 @@ def test_the_bulk_loop_sends_one_request_at_least_and_stops_when_told(server):
     assert [run["ok"] for run in runs] == [True]
 
 
+def test_the_bulk_loop_stops_after_the_most_requests_asked(server):
+    port, seen = server
+    runs: list[dict] = []
+    bodies = iter([{"assignments": [n]} for n in range(5)])
+
+    mixed.bulk_loop(port, "token", bodies, threading.Event(), runs, most=2)
+
+    assert seen == [f"POST {mixed.BULK_PATH}"] * 2
+    assert len(runs) == 2
+
+
 def test_bulk_bodies_have_distinct_patients_and_keep_coming():
     bodies = mixed.bulk_bodies(3, 5000, [2, 3], [9], size=1000)
     first, second = next(bodies), next(bodies)

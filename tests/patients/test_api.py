@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patients.models import Activity, EcmEligibilityInformation, EcmStatusHistory, Patient
@@ -898,3 +900,52 @@ def test_update_of_unknown_patient_with_bad_body_is_404(admin_client):
     response = admin_client.put(f"{BASE}/patients/424242", {"nope": 1}, format="json")
     assert response.status_code == 404
     assert response.json() == {"errors": ["Patient not found"]}
+
+
+# --- the unfiltered list in id order (read from the eligibility records' patient index) ------
+
+
+@pytest.mark.parametrize("sort_dir", ["ASC", "DESC"])
+def test_every_page_of_the_unfiltered_list_in_id_order(admin_client, sort_dir):
+    ecm = [factories.ecm_patient().pk for _ in range(7)]
+    factories.PatientFactory()  # no ECM eligibility: never listed, never counted
+    expected = sorted(ecm, reverse=sort_dir == "DESC")
+
+    pages = [
+        admin_client.get(
+            f"{BASE}/patients", {"sort_dir": sort_dir, "per_page": 3, "page": page}
+        ).json()
+        for page in (1, 2, 3, 4)
+    ]
+
+    assert [[p["id"] for p in body["patients"]] for body in pages] == [
+        expected[0:3],
+        expected[3:6],
+        expected[6:7],
+        [],
+    ]
+    assert {body["pagination"]["total_count"] for body in pages} == {7}
+    assert {body["pagination"]["total_pages"] for body in pages} == {3}
+
+
+@pytest.mark.postgres
+def test_a_deep_unfiltered_page_walks_the_eligibility_patient_index_alone(admin_client):
+    """No join with the patients' table: the page's ids come from one index (the unique
+    patient index of the eligibility records)."""
+    for _ in range(3):
+        factories.ecm_patient()
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(f"{BASE}/patients", {"page": 2, "per_page": 2})
+
+    assert response.status_code == 200
+    (ids_sql,) = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "patients_ecmeligibilityinformation"' in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    assert "patients_patient" not in ids_sql
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + ids_sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "patients_ecmeligibilityinformation_patient_id_key" in plan, plan
