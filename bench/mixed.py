@@ -8,9 +8,10 @@ alike) from ``--concurrency`` keep-alive clients:
 2. loaded: ``manage.py import_members`` of ``--import-rows`` new members (the CSV the import
    measurement uses) starts (under ``nice -n N`` with ``--import-nice N``; paced with
    ``--import-rate N``: ``import_members --rows-per-second N``), and beside it
-   ``POST /lead_care_managers/bulk_assign`` requests of 1,000 distinct patients run back to
-   back (at most ``--mixed-bulk-runs N`` of them when N is not 0); the reads go on from the
-   import's start until it has ended and the last bulk request has been answered.
+   ``--mixed-bulk-runs`` (1) ``POST /lead_care_managers/bulk_assign`` requests of 1,000
+   distinct patients run one after the other (0: back to back until the import ends); the
+   reads go on from the import's start until it has ended and the last bulk request has been
+   answered.
 
 A route passes when its loaded p95 is at most ``LOADED_P95_LIMIT`` (2) times its idle p95 and
 no request of either window failed (any status other than 2xx, or no answer). The import's and

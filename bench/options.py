@@ -57,8 +57,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--mixed-bulk-runs",
         type=int,
-        default=0,
-        help="mixed: at most N bulk_assign requests beside the import (0: until it ends)",
+        default=1,
+        help="mixed: N bulk_assign requests beside the import (0: back to back until it ends)",
     )
     parser.add_argument(
         "--import-rate",
