@@ -127,7 +127,8 @@ def render_section(mixed: dict[str, Any]) -> list[str]:
     seconds = [run["seconds"] for run in bulk["runs"]]
     ok = sum(1 for run in bulk["runs"] if run["ok"])
     bulk_line = (
-        f"- bulk_assign ({bulk['size']:,} items each), one after the other: {len(seconds)} requests,"
+        f"- bulk_assign ({bulk['size']:,} items each), one after the other:"
+        f" {len(seconds)} requests,"
         f" {ok} ok (200, no failed item)"
     )
     if seconds:
