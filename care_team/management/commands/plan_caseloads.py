@@ -123,6 +123,12 @@ class Command(AuditedCommand):
             help="only this Lead Care Manager receives patients (repeat for several)",
         )
         parser.add_argument("--reason", default="", help="kept on history and activity")
+        self._add_writing_arguments(parser)
+
+    @staticmethod
+    def _add_writing_arguments(parser) -> None:
+        """How a plan is reported and written: ``--results``, ``--actor-email``, and
+        ``--apply`` or ``--dry-run``."""
         parser.add_argument("--results", help="write one row per move and per unplaced patient")
         parser.add_argument("--actor-email", help="record the changes as made by this user")
         writes = parser.add_mutually_exclusive_group()
@@ -131,13 +137,19 @@ class Command(AuditedCommand):
             "--dry-run", action="store_true", help="preview only (the default): write nothing"
         )
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        reason = options["reason"]
-        if len(reason) > MAX_REASON_LENGTH:
+    def _writer(self, options: dict[str, Any]) -> User | None:
+        """The ``--reason`` checked for length, and the actor of ``--actor-email`` (named on
+        the audit record too)."""
+        if len(options["reason"]) > MAX_REASON_LENGTH:
             raise CommandError(f"--reason must be at most {MAX_REASON_LENGTH} characters")
-        apply = options["apply"]
         actor = self._actor(options["actor_email"])
         self.audit_user_id = actor.pk if actor else None
+        return actor
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        reason = options["reason"]
+        apply = options["apply"]
+        actor = self._writer(options)
         receivers = self._receivers(options["lcm"])
         roles = [OLCM, ILCM] if options["role"] == "both" else [options["role"]]
         plan = self._carry_out(

@@ -25,7 +25,6 @@ from care_team import selectors
 from care_team.management.commands import plan_caseloads
 from care_team.planning import transfer
 from care_team.planning.planner import ILCM, OLCM
-from care_team.services import MAX_REASON_LENGTH
 from ecm_admin.exceptions import NotFound, UnprocessableEntity
 
 ACTOR_NAME = plan_caseloads.ACTOR_NAME
@@ -53,23 +52,14 @@ class Command(plan_caseloads.Command):
         parser.add_argument(
             "--reason", required=True, help="why (required): kept on history and activity"
         )
-        parser.add_argument("--results", help="write one row per move and per unplaced patient")
-        parser.add_argument("--actor-email", help="record the changes as made by this user")
-        writes = parser.add_mutually_exclusive_group()
-        writes.add_argument("--apply", action="store_true", help="write the plan")
-        writes.add_argument(
-            "--dry-run", action="store_true", help="preview only (the default): write nothing"
-        )
+        self._add_writing_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         reason = options["reason"]
         if not reason.strip():
             raise CommandError("--reason is required: a transfer is always documented")
-        if len(reason) > MAX_REASON_LENGTH:
-            raise CommandError(f"--reason must be at most {MAX_REASON_LENGTH} characters")
         apply = options["apply"]
-        actor = self._actor(options["actor_email"])
-        self.audit_user_id = actor.pk if actor else None
+        actor = self._writer(options)
         source = self._lcm("--from", options["source"])
         target = self._lcm("--to", options["target"]) if options["target"] else None
         if target == source:
