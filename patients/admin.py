@@ -28,6 +28,7 @@ from ecm_admin.exceptions import UnprocessableEntity
 from patients.admin_worklist import ActiveAuthorizationFilter, AuthorizationExpiringFilter
 from patients.filtersets import PatientFilterSet
 from patients.forms import (
+    AUTHORIZATION_FIELDS,
     ELIGIBILITY_FIELDS,
     PATIENT_FIELDS,
     AuthorizationForm,
@@ -137,14 +138,7 @@ class EligibilityInline(admin.StackedInline):
 class AuthorizationInline(admin.TabularInline):
     model = EcmAuthorization
     form = AuthorizationForm
-    fields = (
-        "auth_no",
-        "auth_type",
-        "authorization_type",
-        "status",
-        "start_date",
-        "expiration_date",
-    )
+    fields = AUTHORIZATION_FIELDS
     extra = 0
 
 
