@@ -37,7 +37,7 @@ import psycopg
 
 from bench import replay, restore
 from bench.commands import CommandRun, available_commands, run_command
-from bench.database import checkpoint
+from bench.database import active_user_ids, checkpoint
 from bench.driver import one_request
 from bench.results import WriteResult
 from bench.workload import API, WRITE_TARGET_S, Request, fmt_ms, log
@@ -236,14 +236,7 @@ def _outcome(run: CommandRun, *expected: str) -> dict:
 def set_up(url: str, fill: int, extra: int, seed: int) -> str:
     """Steps 1-3 of the module's description; what was done, in one line."""
     with psycopg.connect(url, connect_timeout=5) as conn:
-        lcms = [
-            row[0]
-            for row in conn.execute(
-                "SELECT u.id FROM accounts_user u JOIN accounts_userrole ur ON ur.user_id = u.id"
-                " JOIN accounts_role r ON r.id = ur.role_id"
-                " WHERE r.name = 'ecm' AND u.is_active ORDER BY u.id"
-            )
-        ]
+        lcms = active_user_ids(conn, "ecm")
         counted = [
             row[0]
             for row in conn.execute(
@@ -320,14 +313,7 @@ def set_up_transfer(url: str, size: int, seed: int) -> tuple[str, int, str]:
     Returns the LCM's email, the moves the transfer must make and what was done, in one line.
     """
     with psycopg.connect(url, connect_timeout=5) as conn:
-        lcms = [
-            row[0]
-            for row in conn.execute(
-                "SELECT u.id FROM accounts_user u JOIN accounts_userrole ur ON ur.user_id = u.id"
-                " JOIN accounts_role r ON r.id = ur.role_id"
-                " WHERE r.name = 'ecm' AND u.is_active ORDER BY u.id"
-            )
-        ]
+        lcms = active_user_ids(conn, "ecm")
         if len(lcms) < 2:
             raise SystemExit("transfer: the data set has fewer than two active LCMs")
         source, receivers = lcms[0], lcms[1:]
